@@ -1,0 +1,176 @@
+"""What every Nanos RX driver version shares: refill, delivery to lwIP, buffer release.
+
+``vnet_input`` ends every buffer with ``post_receive`` (refill), and every completed packet goes
+to lwIP (``netif->input``), whose consumer frees the pbuf later. How refill and release behave is
+a per-version trait (``RefillTraits``), not a separate mechanism:
+
+* 0.1.49 posts one new buffer per ``vnet_input``; an allocation failure hits an assert, so the
+  kernel halts. A released pbuf goes back to the objcache.
+* 0.1.50+ (``58456e20``, ``0e05fe32``) fills every free entry and stops on allocation failure; a
+  released pbuf is re-pushed into the ring at once (new ticket), or freed if the ring is full.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vnetsim.rng import Draws
+
+if TYPE_CHECKING:
+    import simpy
+
+    from vnetsim.bufpool import BufferPool
+    from vnetsim.config import DriverConfig, GuestConfig
+    from vnetsim.frames import Frame
+    from vnetsim.records import Counters, Trace
+    from vnetsim.rxring import RxRing
+    from vnetsim.vcpu import VCpu
+
+
+@dataclass(frozen=True, slots=True)
+class RefillTraits:
+    """Per-version refill and release behaviour."""
+
+    batch_refill: bool  # fill all free entries (0.1.50+) vs one per input (0.1.49)
+    repush_on_release: bool  # re-push released pbufs into the ring (0.1.50+)
+    assert_on_alloc_failure: bool  # 0.1.49 asserts (kernel halt)
+    big_buffers_without_mrg: bool  # 65,528-byte buffers with TSO and no MRG (0.1.50+)
+
+
+class Stack:
+    """What the driver hands packets to (lwIP + the guest application)."""
+
+    def deliver(self, t: float, frame: Frame) -> None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+class DriverBase:
+    """Shared state and steps of ``vnet_input``; subclasses implement ``process``."""
+
+    def __init__(self, *, env: simpy.Environment, guest: GuestConfig, driver: DriverConfig, ring: RxRing,
+                 pool: BufferPool, stack: Any, counters: Counters, trace: Trace,
+                 draws: Draws, payload_draws: Draws, refill: RefillTraits,
+                 mrg: bool) -> None:
+        self.env = env
+        self.ring = ring
+        self.pool = pool
+        self.stack = stack
+        self.c = counters
+        self.trace = trace
+        self.draws = draws
+        self.payload_draws = payload_draws
+        self.refill = refill
+        self.mrg = mrg
+        self.cfg = driver
+        self.halted = False  # kernel halted (crash): nothing runs any more
+        self.halt_time = float("inf")
+        self.t_dequeue = guest.dequeue_ns * 1e-9
+        self.t_cs = guest.critical_section_ns * 1e-9
+        self.t_chain = guest.chain_walk_ns * 1e-9
+        self.t_stack = guest.stack_us * 1e-6
+        self.t_csum_per_byte = guest.csum_ns_per_kib * 1e-9 / 1024
+        self.t_refill = guest.refill_ns * 1e-9
+        self.t_hold = guest.pbuf_hold_us * 1e-6
+        self.held = 0  # buffers taken from the used ring and not yet freed, re-pushed or leaked
+        self.last_delivery = 0.0
+        self.rx_activity = 0.0  # last time any buffer was processed
+        # Observer hooks (never change the dynamics): delivery gaps longer than the
+        # detector's threshold, and a callback when the kernel halts.
+        self.gap_threshold = float("inf")
+        self.gaps: list[tuple[float, float]] = []
+        self.on_crash: Any = None
+
+    # -- steps shared by all versions -------------------------------------------------
+    def finish(self, cpu: VCpu, t: float) -> float:
+        """``post_receive`` and return the time the vCPU is done with this buffer."""
+        end = self.post_receive(t)
+        return cpu.preempt.stretch(t, end - t)
+
+    def process_whole(self, cpu: VCpu, t: float, buf: int, frame: Frame) -> float:
+        """Non-mergeable path: every buffer is a whole packet, no shared state."""
+        t0 = t + self.t_dequeue
+        self.rx_activity = t0
+        if frame.size + 12 > self.pool.buffer_bytes:
+            # nanos#1999: a GSO frame larger than an MTU-sized buffer trips an assertion.
+            self.crash(t0, "receive buffer too small for frame (#1999 assert)")
+            return t0
+        r = cpu.preempt.stretch(t0, self.t_cs)
+        return self.finish(cpu, self.deliver(r, frame, [buf]))
+
+    def post_receive(self, t: float) -> float:
+        """Refill the ring after one ``vnet_input``; returns the time it ends."""
+        ring, pool = self.ring, self.pool
+        if not self.refill.batch_refill:
+            if ring.free_slots() <= 0:
+                return t
+            buf = pool.alloc()
+            if buf is None:
+                self.c.alloc_failures += 1
+                self.crash(t, "rx buffer allocation assert (0.1.49)")
+                return t
+            ring.post(t + self.t_refill, buf)
+            return t + self.t_refill
+        n = ring.free_slots()
+        while n > 0:
+            buf = pool.alloc()
+            if buf is None:
+                self.c.alloc_failures += 1
+                break  # 0.1.50+: stop; released buffers are re-pushed later
+            t += self.t_refill
+            ring.post(t, buf)
+            n -= 1
+        return t
+
+    def release(self, t: float, bufs: list[int]) -> None:
+        """lwIP frees a pbuf chain at ``t``: re-push (0.1.50+) or back to the objcache."""
+        ring, pool = self.ring, self.pool
+        self.held -= len(bufs)
+        repush = self.refill.repush_on_release
+        for b in bufs:
+            if repush and ring.free_slots() > 0:
+                ring.post(t, b)
+            else:
+                pool.release(b)
+
+    def leak(self, count: int) -> None:
+        self.held -= count
+        self.pool.leak(count)
+
+    def deliver(self, t: float, frame: Frame, bufs: list[int]) -> float:
+        """Hand a good packet to lwIP; its pbufs are freed after the consumer is done."""
+        t_done = t + self.t_stack
+        if frame.nbuf > 1:
+            t_done += frame.size * self.t_csum_per_byte
+        self.c.frames_delivered += 1
+        last = self.last_delivery
+        if t_done > last:
+            if t_done - last > self.gap_threshold:
+                self.gaps.append((last, t_done))
+            self.last_delivery = t_done
+        self.stack.deliver(t_done, frame)
+        self.release(t_done + self.draws.exp() * self.t_hold, bufs)
+        return t_done
+
+    def drop_chain(self, t: float, bufs: list[int]) -> None:
+        """A packet lwIP drops at once (bad Ethernet type, bad length): freed at ``t``."""
+        self.release(t, bufs)
+
+    def crash(self, t: float, reason: str) -> None:
+        if not self.halted:
+            self.halted = True
+            self.halt_time = t
+            self.c.crash_reason = reason
+            if self.trace.enabled:
+                self.trace.add(t, -1, "crash", reason)
+            if self.on_crash is not None:
+                self.on_crash(t)
+
+    def swallow_v(self, frame: Frame) -> int:
+        """``num_buffers`` read from payload bytes 10-11 of a continuation (little-endian)."""
+        u = self.payload_draws.uniform
+        if frame.text:
+            lo = 0x20 + int(u() * 95)  # printable ASCII 0x20..0x7E
+            hi = 0x20 + int(u() * 95)
+            return lo | (hi << 8)
+        return int(u() * 65536)

@@ -1,0 +1,46 @@
+"""What-if ``watchdog``: the old race plus "anomaly detection and automatic recovery".
+
+A secondary write-up credits the 0.1.55 fix with anomaly detection and auto recovery; the code
+has none (MECHANISM.md §4.5). This design adds exactly that to 0.1.54's racy driver so the claim
+can be tested: a chain longer than any real frame (``guard_max_buffers``) is dropped and the
+reassembly state reset at once, and a periodic check resets it when buffers keep completing but
+nothing has been delivered for ``watchdog_stall_ms``. The race itself stays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vnetsim.drivers import DesignSpec, register
+from vnetsim.drivers.ticketed import _VERSIONS, GCC11_OLD, GCC12_OLD, TicketedReassembly
+
+
+class WatchdogReassembly(TicketedReassembly):
+    """Racy reassembly with an implausible-chain check and an RX stall watchdog."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(chain_limit=kw["driver"].guard_max_buffers, **kw)
+        self.env.process(self._watch())
+
+    def _watch(self):  # type: ignore[no-untyped-def]
+        interval = self.cfg.watchdog_interval_ms * 1e-3
+        stall = self.cfg.watchdog_stall_ms * 1e-3
+        while not self.halted:
+            yield self.env.timeout(interval)
+            now = self.env.now
+            if self.rx_activity > self.last_delivery and now - self.last_delivery > stall:
+                head = self.current_hdr()
+                if head is not None and not head.done:
+                    self.reset_chain(now, head, "rx stall watchdog")
+
+
+def _build(**kw: Any) -> WatchdogReassembly:
+    order = GCC12_OLD if kw["driver"].compiler == "gcc12" else GCC11_OLD
+    return WatchdogReassembly(order=order, refill=_VERSIONS["nanos-0.1.54"][1], **kw)
+
+
+register(DesignSpec(
+    name="watchdog", mechanism="ticketed-reassembly-racy+watchdog-reset",
+    summary="0.1.54's race plus an implausible-chain check and an RX stall watchdog that reset "
+            "the reassembly state",
+    wants_mrg_rxbuf=True, wants_guest_tso=True, factory=_build))

@@ -1,0 +1,1 @@
+"""Workloads: host-side peers (HTTP clients, Redis servers, probes) and the guest application."""

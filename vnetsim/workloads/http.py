@@ -1,0 +1,197 @@
+"""HTTP load generator on the host: keep-alive connections posting small JSON bodies.
+
+Requests arrive as a Poisson stream at ``load_rps`` (open loop, as a rate-driven load tool) and
+go to a uniformly chosen connection among ``http_connections``. A connection with nothing
+outstanding writes the request at once. Otherwise the request waits, and when every outstanding
+response has come back the client writes all waiting requests, up to ``pipeline_depth``, in one
+pipelined write: under load several requests leave as one segment train, which reaches the guest
+as a multi-buffer GSO frame. The client acknowledges each response with a delayed ACK unless it
+writes again first.
+
+During an RX blackout it behaves like a real client: unanswered requests are retransmitted by
+TCP with backoff; after ``request_timeout_s`` the client resets the connection (an RST frame),
+fails what it had queued, waits ``reconnect_delay_s`` and reconnects (SYN with its own backoff,
+giving up after ``syn_retries`` and trying again later). Requests for a connection that is down
+fail at once. So inbound traffic decays during a blackout and comes back when RX does.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+import simpy
+
+from vnetsim.frames import HTTP_REQUEST, TCP_ACK, TCP_RST, TCP_SYN, Frame
+from vnetsim.rng import Draws
+from vnetsim.workloads.tcp import TICK_S, Flow, Network, call_at
+
+if TYPE_CHECKING:
+    from vnetsim.config import WorkloadConfig
+
+UP, CONNECTING, DOWN = 0, 1, 2
+SYN_RTO_S = 1.0  # TCP_TIMEOUT_INIT
+
+
+class Request:
+    __slots__ = ("body", "conn", "done", "epoch", "replies_left", "t_arrival")
+
+    def __init__(self, conn: Connection, t: float, body: int) -> None:
+        self.conn = conn
+        self.epoch = conn.epoch
+        self.t_arrival = t
+        self.body = body
+        self.replies_left = 0
+        self.done = False
+
+
+class Connection:
+    __slots__ = ("ack_gen", "client", "epoch", "flow", "outstanding", "queue", "state")
+
+    def __init__(self, client: HttpClients) -> None:
+        self.client = client
+        self.flow = Flow(client.net, self._gave_up)
+        self.state = UP
+        self.epoch = 0
+        self.outstanding: list[Request] = []
+        self.queue: deque[Request] = deque()
+        self.ack_gen = 0
+
+    def _gave_up(self, frame: Frame) -> None:
+        if frame.kind == TCP_SYN:
+            if self.state == CONNECTING and frame.meta and frame.meta[0] == self.epoch:
+                self.state = DOWN
+                self.client.schedule_reconnect(self)
+        elif self.state == UP:
+            self.client.reset(self)
+
+
+class HttpClients:
+    """All client connections of the load generator."""
+
+    def __init__(self, env: simpy.Environment, wl: WorkloadConfig, net: Network,
+                 arrivals: Draws, sizes: Draws) -> None:
+        self.env = env
+        self.net = net
+        self.rate = wl.load_rps
+        self.depth = wl.pipeline_depth
+        self.header = wl.request_header_bytes
+        self.body_lo = wl.body_min_bytes
+        self.body_span = wl.body_max_bytes - wl.body_min_bytes + 1
+        self.timeout = wl.request_timeout_s
+        self.reconnect_delay = wl.reconnect_delay_s
+        self.delayed_ack = wl.delayed_ack_ms * 1e-3
+        self._arrivals = arrivals
+        self._sizes = sizes
+        self.conns = [Connection(self) for _ in range(wl.http_connections)]
+        self.inflight: deque[tuple[float, Request]] = deque()  # (deadline, request), FIFO
+        self.sent = 0
+        self.responses = 0
+        self.timeouts = 0
+        self.failed = 0
+        if self.rate > 0:
+            env.process(self._arrive())
+        env.process(self._watch_timeouts())
+
+    # -- offered load ------------------------------------------------------------------
+    def _arrive(self) -> simpy.events.ProcessGenerator:
+        env, draws, sizes, conns = self.env, self._arrivals, self._sizes, self.conns
+        mean_gap = 1.0 / self.rate
+        n = len(conns)
+        while True:
+            yield env.timeout(draws.exp() * mean_gap)
+            conn = conns[min(int(draws.uniform() * n), n - 1)]
+            req = Request(conn, env.now, self.body_lo + int(sizes.uniform() * self.body_span))
+            if conn.state == DOWN:
+                self.failed += 1
+                continue
+            conn.queue.append(req)
+            if conn.state == UP and not conn.outstanding:
+                self._write_batch(conn)
+
+    def _write_batch(self, conn: Connection) -> None:
+        batch: list[Request] = []
+        nbytes = 0
+        while conn.queue and len(batch) < self.depth:
+            req = conn.queue.popleft()
+            batch.append(req)
+            nbytes += self.header + req.body
+            self.inflight.append((req.t_arrival + self.timeout, req))
+        if not batch:
+            return
+        conn.outstanding = batch
+        conn.ack_gen += 1  # this write carries the ACK of earlier responses
+        self.sent += len(batch)
+        conn.flow.write(HTTP_REQUEST, nbytes, batch)
+
+    # -- responses (called at the time the response reaches the client) ------------------
+    def response(self, req: Request) -> None:
+        conn = req.conn
+        if req.epoch != conn.epoch or req.done:
+            return
+        req.done = True
+        self.responses += 1
+        if all(r.done for r in conn.outstanding):
+            conn.outstanding = []
+            if conn.queue:
+                self._write_batch(conn)
+                return
+        conn.ack_gen += 1
+        call_at(self.env, self.env.now + self.delayed_ack, self._delayed_ack, conn,
+                conn.ack_gen)
+
+    def _delayed_ack(self, conn: Connection, gen: int) -> None:
+        if conn.ack_gen == gen and conn.state == UP:
+            self.net.backend.offer(self.net.new_frame(None, TCP_ACK, 0, None))
+
+    # -- failures ---------------------------------------------------------------------
+    def _watch_timeouts(self) -> simpy.events.ProcessGenerator:
+        env, inflight = self.env, self.inflight
+        while True:
+            yield env.timeout(TICK_S)
+            now = env.now
+            while inflight:
+                deadline, req = inflight[0]
+                if req.done or req.epoch != req.conn.epoch:
+                    inflight.popleft()
+                    continue
+                if deadline > now:
+                    break
+                inflight.popleft()
+                self.reset(req.conn)
+
+    def reset(self, conn: Connection) -> None:
+        """Give up on the connection: RST, fail everything, reconnect later."""
+        if conn.state != UP:
+            return
+        net = self.net
+        lost = [r for r in conn.outstanding if not r.done] + list(conn.queue)
+        self.timeouts += len(lost)
+        conn.outstanding = []
+        conn.queue.clear()
+        conn.epoch += 1
+        conn.state = DOWN
+        net.backend.offer(net.new_frame(None, TCP_RST, 0, None))
+        conn.flow = Flow(net, conn._gave_up)  # a new socket
+        self.schedule_reconnect(conn)
+
+    def schedule_reconnect(self, conn: Connection) -> None:
+        call_at(self.env, self.env.now + self.reconnect_delay, self._connect, conn)
+
+    def _connect(self, conn: Connection) -> None:
+        if conn.state != DOWN:
+            return
+        conn.state = CONNECTING
+        conn.epoch += 1
+        net = self.net
+        syn = net.new_frame(conn.flow, TCP_SYN, 0, [conn.epoch, conn])
+        net.track(syn, SYN_RTO_S, conn._gave_up)
+        conn.flow.send_now(syn)
+
+    def connected(self, conn: Connection, epoch: int) -> None:
+        """The SYN reached the guest and the handshake completed."""
+        if conn.state != CONNECTING or epoch != conn.epoch:
+            return
+        conn.state = UP
+        if conn.queue:
+            self._write_batch(conn)
