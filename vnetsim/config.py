@@ -149,8 +149,10 @@ class DriverConfig:
         from vnetsim.drivers import DESIGNS, resolve_design
 
         if resolve_design(self.design) not in DESIGNS:
+            from vnetsim.drivers import ALIASES
+
             names = sorted(DESIGNS)
-            hint = difflib.get_close_matches(self.design, names, n=1)
+            hint = difflib.get_close_matches(self.design, [*names, *ALIASES], n=1)
             extra = f" (did you mean {hint[0]!r}?)" if hint else ""
             raise ConfigError(f"driver.design: unknown design {self.design!r}{extra}; "
                               f"allowed: {names} or aliases old/new")

@@ -58,6 +58,7 @@ class OutageDetector:
         self.end: float | None = None
         self.cause = ""
         self.done = env.event()
+        self.on_blackout: Any = None  # observer hook, e.g. to snapshot the trace
         self._offered_at_tick = 0
         driver.gap_threshold = silence_s
 
@@ -79,6 +80,8 @@ class OutageDetector:
                 self.onset = last
                 self.cause = self._cause()
                 self._enter(State.BLACKOUT)
+                if self.on_blackout is not None:
+                    self.on_blackout(now)
             elif now >= self.settle:
                 self._stop()
         if self.state is State.BLACKOUT:

@@ -36,6 +36,7 @@ class Trace:
     def __init__(self, limit: int) -> None:
         self.enabled = limit > 0
         self.events: deque[tuple[float, int, str, str]] = deque(maxlen=max(limit, 1))
+        self.snapshot: list[tuple[float, int, str, str]] = []
 
     def add(self, t: float, cpu: int, event: str, detail: str = "") -> None:
         self.events.append((t, cpu, event, detail))

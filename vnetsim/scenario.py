@@ -141,6 +141,10 @@ def build(cfg: ScenarioConfig, seed: int | np.random.SeedSequence) -> Model:
         ping_interval_s=cfg.workload.ping_interval_s, driver=driver, ring=ring,
         counters=counters)
     detector_ref.append(detector)
+    if trace.enabled:
+        def snapshot(_now: float) -> None:
+            trace.snapshot = trace.freeze_before(float("inf"))
+        detector.on_blackout = snapshot
 
     # The guest fills its RX ring before the device starts.
     for _ in range(vq.size):
@@ -182,7 +186,7 @@ def check_invariants(m: Model) -> dict[str, int]:
 
 def _live_genuine_heads(driver: Any) -> int:
     heads = {id(h): h for h in ([driver.hdr] if getattr(driver, "hdr", None) else [])}
-    for _, _, h in getattr(driver, "_stores", []):
+    for _, _, h, _ in getattr(driver, "_stores", []):
         if h is not None:
             heads[id(h)] = h
     return sum(1 for h in heads.values() if not h.done and h.frame is not None)
@@ -218,8 +222,9 @@ def _result(cfg: ScenarioConfig, seq: np.random.SeedSequence, m: Model,
     first = getattr(driver, "first_swallow", None)
     trace: tuple[tuple[float, int, str, str], ...] = ()
     if m.trace.enabled:
+        events = m.trace.snapshot if observed and m.trace.snapshot else list(m.trace.events)
         cut = onset + cfg.detector.silence_s if observed else float("inf")
-        trace = tuple(m.trace.freeze_before(cut))
+        trace = tuple(e for e in events if e[0] <= cut)
     entropy = seq.entropy if isinstance(seq.entropy, int) else 0
     return RunResult(
         scenario=cfg.name, design=resolve_design(cfg.driver.design), smp=cfg.guest.smp,

@@ -48,7 +48,8 @@ class Stack:
 class DriverBase:
     """Shared state and steps of ``vnet_input``; subclasses implement ``process``."""
 
-    def __init__(self, *, env: simpy.Environment, guest: GuestConfig, driver: DriverConfig, ring: RxRing,
+    def __init__(self, *, env: simpy.Environment, guest: GuestConfig, driver: DriverConfig,
+                 ring: RxRing,
                  pool: BufferPool, stack: Any, counters: Counters, trace: Trace,
                  draws: Draws, payload_draws: Draws, refill: RefillTraits,
                  mrg: bool) -> None:

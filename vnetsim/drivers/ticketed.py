@@ -94,17 +94,23 @@ class TicketedReassembly(DriverBase):
         self.t_strip = d.strip_window_ns * 1e-9
         self.spin_timeout = d.spin_timeout_s
         self.hdr: Head | None = None  # value visible as of the last read
-        self._stores: list[tuple[float, int, Head | None]] = []  # pending (visible_at, seq, value)
+        # pending stores: (visible_at, seq, value, writer vCPU)
+        self._stores: list[tuple[float, int, Head | None, int]] = []
         self._seq = 0
         self.swallow_head: Head | None = None
         self.first_swallow: tuple[float, int] | None = None  # (mechanism onset, V)
 
     # -- the rx->hdr register ---------------------------------------------------------
-    def _store(self, visible_at: float, value: Head | None) -> None:
+    def _store(self, visible_at: float, value: Head | None, writer: int) -> None:
         self._seq += 1
-        bisect.insort(self._stores, (visible_at, self._seq, value))
+        bisect.insort(self._stores, (visible_at, self._seq, value, writer))
 
-    def _read(self, t: float) -> Head | None:
+    def _read(self, t: float, reader: int) -> Head | None:
+        """``rx->hdr`` as vCPU ``reader`` sees it at ``t``.
+
+        Stores land in the order they become visible. A vCPU always sees its own latest store
+        (store forwarding), so one vCPU alone can never read a stale value.
+        """
         stores = self._stores
         while stores and stores[0][0] <= t:
             value = stores.pop(0)[2]
@@ -113,6 +119,9 @@ class TicketedReassembly(DriverBase):
                 self._orphan(prev)
             self.hdr = value
         if stores:
+            own = [s for s in stores if s[3] == reader]
+            if own:
+                return own[-1][2]
             self.c.d2_stale_reads += 1  # a released store is not visible yet
         return self.hdr
 
@@ -128,7 +137,7 @@ class TicketedReassembly(DriverBase):
     def current_hdr(self) -> Head | None:
         """``rx->hdr`` once every released store has landed (for observers)."""
         if self._stores:
-            return self._stores[-1][2] if len(self._stores) == 1 else max(self._stores)[2]
+            return self._stores[-1][2]  # sorted by visibility: the last one wins
         return self.hdr
 
     # -- vnet_input -------------------------------------------------------------------
@@ -157,7 +166,7 @@ class TicketedReassembly(DriverBase):
                 obs += self.draws.exp() * self.t_ple_exit  # PAUSE-loop exit: it was descheduled
             a = ticket_visible + obs
         a = pre.stretch(t0, a - t0)
-        hdr = self._read(a)
+        hdr = self._read(a, cpu.index)
         if hdr is None:
             return self._first_buffer(cpu, a, buf, frame, pos)
         return self._continuation(cpu, a, hdr, buf, frame, pos)
@@ -214,7 +223,7 @@ class TicketedReassembly(DriverBase):
             c.frames_dropped += 1
         extra, after = self._release(cpu, r)
         vis = r + self._gap() + extra if self.order.first_hdr_late else r
-        self._store(vis, head)
+        self._store(vis, head, cpu.index)
         head.strip_at = after if self.order.strip_late else float("-inf")
         if self.trace.enabled:
             self.trace.add(r, cpu.index, "first", f"buffer {buf} head of {n} (hdr visible "
@@ -258,7 +267,7 @@ class TicketedReassembly(DriverBase):
         if head.remaining == 0 and not head.done:
             extra, after = self._release(cpu, r)
             vis = r + self._gap() + extra if self.order.last_hdr_late else r
-            self._store(vis, None)
+            self._store(vis, None, cpu.index)
             return self.finish(cpu, self._complete(cpu, after, head))
         self.release_t = r
         return self.finish(cpu, r)
@@ -314,7 +323,7 @@ class TicketedReassembly(DriverBase):
         if head is self.swallow_head:
             self.swallow_head = None
         self.drop_chain(t, head.bufs)
-        for _, _, value in self._stores:
+        for _, _, value, _ in self._stores:
             if value is not None and value is not head and not value.done:
                 self._orphan(value)
         if self.hdr is not None and self.hdr is not head and not self.hdr.done:

@@ -1,0 +1,7 @@
+"""``python -m vnetsim``."""
+
+import sys
+
+from vnetsim.cli import main
+
+sys.exit(main())

@@ -1,0 +1,149 @@
+"""Command line: ``vnetsim run | demo | designs | scenarios``.
+
+All argument parsing lives here. Bad input (unknown scenario, design or field, a value out of
+range) prints one line naming the field and what is allowed, and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from vnetsim.config import ConfigError, ScenarioConfig
+from vnetsim.drivers import ALIASES, DESIGNS
+from vnetsim.presets import PRESETS, preset
+from vnetsim.records import RunResult
+from vnetsim.scenario import simulate
+
+
+def _scenario_from_args(args: argparse.Namespace) -> ScenarioConfig:
+    cfg = ScenarioConfig.from_toml(args.config) if args.config else preset(args.scenario)
+    sets: list[str] = []
+    if args.design is not None:
+        sets.append(f'driver.design="{args.design}"')
+    if args.smp is not None:
+        sets.append(f"guest.smp={args.smp}")
+    if args.horizon is not None:
+        sets.append(f"run.horizon_s={args.horizon}")
+    if args.load is not None:
+        sets.append(f"workload.load_rps={args.load}")
+    if args.trace is not None:
+        sets.append(f"run.trace_events={args.trace}")
+    return cfg.with_overrides([*sets, *(args.set or [])])
+
+
+def _print_trace(result: RunResult, limit: int = 40) -> None:
+    if not result.trace:
+        return
+    print(f"\nlast {min(limit, len(result.trace))} traced events before the outage:")
+    for t, cpu, event, detail in result.trace[-limit:]:
+        who = f"vCPU {cpu}" if cpu >= 0 else "kernel"
+        print(f"  {t:14.9f} s  {who:>7}  {event:<12} {detail}")
+
+
+def _json_default(obj: object) -> object:
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    raise TypeError(repr(obj))
+
+
+def _dumps(d: dict[str, object]) -> str:
+    clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
+    return json.dumps(clean, default=_json_default, sort_keys=False)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = _scenario_from_args(args)
+    result = simulate(cfg, seed=args.seed)
+    if args.json:
+        print(_dumps(result.to_dict(with_trace=bool(result.trace))))
+    else:
+        print(result.summary())
+        _print_trace(result)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The incident in two runs with the same workload randomness: old fails, new does not."""
+    base = preset("nanos-2099").with_overrides([f"run.horizon_s={args.horizon}",
+                                                "run.recovery_horizon_s=60",
+                                                "run.trace_events=4000"])
+    print("nanos-2099: 8 vCPUs, 5,000 HTTP req/s, each written to 3 Redis servers "
+          f"(seed {args.seed}, horizon {args.horizon:g} s)\n")
+    old = simulate(base.with_overrides(['driver.design="old"']), seed=args.seed)
+    print("== old driver (nanos-0.1.54) ==")
+    print(old.summary())
+    _print_trace(old, limit=12)
+    horizon = old.duration_s + 60.0 if old.event_observed else args.horizon
+    new_cfg = base.with_overrides(['driver.design="new"', f"run.horizon_s={horizon}",
+                                   "run.trace_events=0"])
+    new = simulate(new_cfg, seed=args.seed)
+    print("\n== fixed driver (nanos-0.1.55), same seed ==")
+    print(new.summary())
+    return 0
+
+
+def cmd_designs(_args: argparse.Namespace) -> int:
+    rev = {v: k for k, v in ALIASES.items()}
+    for name, spec in sorted(DESIGNS.items()):
+        alias = f" (alias: {rev[name]})" if name in rev else ""
+        print(f"{name}{alias}\n    mechanism: {spec.mechanism}\n    {spec.summary}")
+    return 0
+
+
+def cmd_scenarios(_args: argparse.Namespace) -> int:
+    for name, (summary, changes) in PRESETS.items():
+        detail = ", ".join(f"{s}.{k}={v}" for s, ch in changes.items() for k, v in ch.items())
+        print(f"{name}: {summary}" + (f"\n    changes: {detail}" if detail else ""))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vnetsim", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="simulate one scenario and report its time to outage")
+    src = run.add_mutually_exclusive_group()
+    src.add_argument("--scenario", default="nanos-2099", help="named preset (see `scenarios`)")
+    src.add_argument("--config", type=Path, help="scenario TOML file")
+    run.add_argument("--design", help="driver design or alias (see `designs`)")
+    run.add_argument("--smp", type=int, help="number of vCPUs (1-64)")
+    run.add_argument("--horizon", type=float, help="censoring horizon in seconds")
+    run.add_argument("--load", type=float, help="offered HTTP requests per second")
+    run.add_argument("--seed", type=int, default=0, help="root seed (non-negative integer)")
+    run.add_argument("--set", action="append", metavar="PATH=VALUE",
+                     help="override any field, e.g. host.mrg_rxbuf=false (repeatable)")
+    run.add_argument("--trace", type=int, metavar="N",
+                     help="keep the last N events before the outage")
+    run.add_argument("--json", action="store_true", help="print one JSON object")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="the incident: old driver vs fixed driver, same seed")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--horizon", type=float, default=900.0)
+    demo.set_defaults(func=cmd_demo)
+
+    sub.add_parser("designs", help="list driver designs").set_defaults(func=cmd_designs)
+    sub.add_parser("scenarios", help="list named scenarios").set_defaults(func=cmd_scenarios)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        seed = getattr(args, "seed", None)
+        if seed is not None and seed < 0:
+            raise ConfigError(f"--seed: must be a non-negative integer, got {seed}")
+        return int(args.func(args))
+    except ConfigError as err:
+        print(f"vnetsim: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
