@@ -16,6 +16,7 @@ and the TX direction (guest transmissions are modelled as always succeeding).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import simpy
@@ -53,11 +54,11 @@ class HostBackend:
         self.t_kick = host.kick_us * 1e-6
         self.batch = host.vhost_signal_batch
         self.weight = host.vhost_weight_frames
-        self._wake: simpy.Event | None = None
+        self.busy = False
+        self._done = 0  # frames in the current run (vhost weight)
         self.stopped = False  # the VM is powered off: nothing consumes the tap any more
         self.on_drop = None  # callback(frame, t) for TCP senders
         self.unpublished: list[tuple[int, Frame, int]] = []  # copied, not yet in the used ring
-        env.process(self._run())
 
     def offer(self, frame: Frame) -> None:
         """A frame reaches the tap now."""
@@ -73,76 +74,84 @@ class HostBackend:
                 self.on_drop(frame, self.env.now)
             return
         self.tap.append(frame)
-        wake = self._wake
-        if wake is not None and not wake.triggered:
-            wake.succeed()
+        if not self.busy and not self.stopped:
+            self.busy = True  # the socket poll wakes the idle worker
+            self._call_at(self.env.now + self.draws.exp() * self.t_wakeup + self.t_frame,
+                          self._step)
 
-    def _run(self) -> simpy.events.ProcessGenerator:
+    def _call_at(self, t: float, fn: Callable[[object], None]) -> None:
+        ev = self.env.timeout(t - self.env.now)
+        ev.callbacks.append(fn)
+
+    def _step(self, _ev: object = None) -> None:
+        """The worker has spent one frame's copy time: move the head frame into the ring.
+
+        The per-frame cost is charged before the frame is taken, so a frame that finds the
+        worker idle costs one event (wake-up plus copy) instead of two.
+        """
         env, tap, vq, ring = self.env, self.tap, self.vq, self.ring
+        now = env.now
         while True:
             if not tap or self.stopped:
-                self._wake = env.event()
-                yield self._wake
-                self._wake = None
-                if self.stopped:
-                    continue
-                yield env.timeout(self.draws.exp() * self.t_wakeup)
-            t = env.now
-            done = 0
-            pending = self.unpublished  # emptied by each publish
-            while tap and done < self.weight and not self.stopped:
-                ring.flush(t)
-                frame = tap[0]
-                need = frame.nbuf
-                if need > vq.size:  # can never fit this ring: vhost discards it
-                    tap.popleft()
-                    self.c.frames_dropped_tap += 1
-                    self.c.frames_dropped += 1
-                    if frame.flow is not None:
-                        frame.flow.taken(t, frame)
-                    continue
-                if vq.avail_pending() < need:
-                    if pending:
-                        yield from self._publish(t, pending)
-                    yield from self._wait_for_buffers()
-                    t = env.now
-                    continue
+                self._end_run()
+                return
+            ring.flush(now)
+            frame = tap[0]
+            need = frame.nbuf
+            if need > vq.size:  # can never fit this ring: vhost discards it
                 tap.popleft()
-                flow = frame.flow
-                if flow is not None:
-                    flow.taken(t, frame)
-                t += self.t_frame
-                for pos in range(need):
-                    pending.append((vq.pop_avail(), frame, pos))
-                done += 1
-                if len(pending) >= self.batch:
-                    yield from self._publish(t, pending)
-            if pending:
-                yield from self._publish(t, pending)
+                self.c.frames_dropped_tap += 1
+                self.c.frames_dropped += 1
+                if frame.flow is not None:
+                    frame.flow.taken(now, frame)
+                continue
+            break
+        if vq.avail_pending() < need:
+            if self.unpublished:
+                self._publish()
+            vq.enable_notify()  # ask for a kick, sleep until the guest posts
+            nxt = ring.next_post_time()
+            if nxt is None:
+                ring.post_waiter = self._posted
+            else:
+                self._call_at(max(nxt, now) + self.t_kick + self.t_frame, self._step)
+            return
+        tap.popleft()
+        flow = frame.flow
+        if flow is not None:
+            flow.taken(now, frame)
+        pending, pop = self.unpublished, vq.pop_avail
+        for pos in range(need):
+            pending.append((pop(), frame, pos))
+        self._done += 1
+        if len(pending) >= self.batch:
+            self._publish()
+        if self._done >= self.weight:
+            self._done = 0  # vhost re-queues itself for fairness; nothing else to serve here
+            self._publish()
+        if tap and not self.stopped:
+            self._call_at(now + self.t_frame, self._step)
+        else:
+            self._end_run()
 
-    def _publish(self, t: float,
-                 pending: list[tuple[int, Frame, int]]) -> simpy.events.ProcessGenerator:
-        env = self.env
-        if t > env.now:
-            yield env.timeout(t - env.now)
-        vq, meta = self.vq, self.ring.used_meta
+    def _end_run(self) -> None:
+        if self.unpublished:
+            self._publish()
+        self.busy = False
+        self._done = 0
+
+    def _posted(self) -> None:
+        nxt = self.ring.next_post_time()
+        t = self.env.now if nxt is None else max(nxt, self.env.now)
+        self._call_at(t + self.t_kick + self.t_frame, self._step)
+
+    def _publish(self) -> None:
+        """Write the used heads copied so far and run the notification check."""
+        pending = self.unpublished
+        vq, meta, size = self.vq, self.ring.used_meta, self.buffer_bytes
         for buf, frame, pos in pending:
-            vq.push_used(buf, min(frame.size + 12 - pos * self.buffer_bytes, self.buffer_bytes))
+            vq.push_used(buf, min(frame.size + 12 - pos * size, size))
             meta.append((frame, pos))
         n = len(pending)
         pending.clear()
         self.notifier.published(n)
-
-    def _wait_for_buffers(self) -> simpy.events.ProcessGenerator:
-        """Ring dry: ask for kicks and sleep until the guest posts a buffer."""
-        env, ring = self.env, self.ring
-        self.vq.enable_notify()
-        nxt = ring.next_post_time()
-        if nxt is None:
-            ring.post_waiter = env.event()
-            yield ring.post_waiter
-            ring.post_waiter = None
-            nxt = ring.next_post_time()
-            if nxt is None:
-                return
-        yield env.timeout(max(nxt - env.now, 0.0) + self.t_kick)

@@ -45,58 +45,50 @@ class IrqHandler:
         self.t_inject = host.irq_inject_us * 1e-6
         self.t_entry = guest.irq_entry_us * 1e-6
         self._pending = False
-        self._wake: simpy.Event | None = None
-        self.enabled = True
-        env.process(self._run())
 
     def raise_msi(self) -> None:
         """The device signals; a second signal before the handler runs is merged."""
         if self._pending:
             return
         self._pending = True
-        if self._wake is not None and not self._wake.triggered:
-            self._wake.succeed()
+        self._call_at(self.env.now + self.t_inject)
 
-    def _run(self) -> simpy.events.ProcessGenerator:
+    def _call_at(self, t: float) -> None:
+        ev = self.env.timeout(t - self.env.now)
+        ev.callbacks.append(self._try_deliver)
+
+    def _try_deliver(self, _ev: object) -> None:
         env = self.env
+        now = env.now
         vcpus = self.runloop.vcpus
         cpu = vcpus.cpus[self.irq_cpu]
+        # Interrupts are off while the vCPU drains the completion queue or is preempted.
+        t = cpu.preempt.stretch(max(now, vcpus.runloop_exit_time(self.irq_cpu)), 0.0)
+        if t > now:
+            self._call_at(t)
+            return
+        self._pending = False
+        if self.runloop.driver.halted:
+            return
+        self.c.interrupts += 1
+        if vcpus.in_pool(self.irq_cpu):
+            vcpus.take_from_pool(self.irq_cpu)
+        else:
+            vcpus.leave_heap(self.irq_cpu)
+        done = cpu.preempt.stretch(now, self.t_entry)
+        batch = []
+        vq, meta = self.vq, self.ring.used_meta
         while True:
-            if not self._pending:
-                self._wake = env.event()
-                yield self._wake
-                self._wake = None
-            t = env.now + self.t_inject
-            while True:  # interrupts are off while the vCPU drains the completion queue
-                t = max(t, vcpus.runloop_exit_time(self.irq_cpu))
-                t = cpu.preempt.stretch(t, 0.0)
-                if t > env.now:
-                    yield env.timeout(t - env.now)
-                    continue
-                if vcpus.runloop_exit_time(self.irq_cpu) <= env.now:
-                    break
-            self._pending = False
-            if self.runloop.driver.halted:
-                continue
-            self.c.interrupts += 1
-            if vcpus.in_pool(self.irq_cpu):
-                vcpus.take_from_pool(self.irq_cpu)
-            else:
-                vcpus.leave_heap(self.irq_cpu)
-            done = cpu.preempt.stretch(env.now, self.t_entry)
-            batch = []
-            vq, meta = self.vq, self.ring.used_meta
-            while True:
-                while vq.used_pending():
-                    buf, _ = vq.get_used()  # type: ignore[misc]
-                    frame, pos = meta.popleft()
-                    batch.append((buf, frame, pos))
-                vq.enable_cb()  # used_event = last_used_idx, then poll once more
-                if not vq.used_pending():
-                    break
-            if self.trace.enabled:
-                self.trace.add(env.now, self.irq_cpu, "irq", f"{len(batch)} completions queued")
-            self.runloop.submit(done, batch, self.irq_cpu)
+            while vq.used_pending():
+                buf, _ = vq.get_used()  # type: ignore[misc]
+                frame, pos = meta.popleft()
+                batch.append((buf, frame, pos))
+            vq.enable_cb()  # used_event = last_used_idx, then poll once more
+            if not vq.used_pending():
+                break
+        if self.trace.enabled:
+            self.trace.add(now, self.irq_cpu, "irq", f"{len(batch)} completions queued")
+        self.runloop.submit(done, batch, self.irq_cpu)
 
 
 class Notifier:

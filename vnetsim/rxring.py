@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class RxRing:
         self._seq = 0
         self.used_meta: deque[tuple[Frame, int]] = deque()  # parallel to the used ring
         self.corrupt: set[int] = set()
-        self.post_waiter: simpy.Event | None = None  # the device waits for any post
+        self.post_waiter: Callable[[], None] | None = None  # the device waits for a post
         self.posted = 0
 
     def free_slots(self) -> int:
@@ -44,8 +45,9 @@ class RxRing:
         self._seq += 1
         heapq.heappush(self._pending, (t, self._seq, buf))
         waiter = self.post_waiter
-        if waiter is not None and not waiter.triggered:
-            waiter.succeed()
+        if waiter is not None:
+            self.post_waiter = None
+            waiter()
 
     def flush(self, t: float) -> int:
         """Hand every post made at or before ``t`` to the virtqueue, in time order."""
