@@ -166,7 +166,7 @@ class WorkloadConfig:
     """HTTP load generator and Redis servers on the host, ping prober, LAN background."""
 
     load_rps: float = _f(5000.0, 0.0, 200_000.0, doc="offered HTTP requests per second")
-    http_connections: int = _f(512, 1, 100_000, doc="keep-alive client connections")
+    http_connections: int = _f(128, 1, 100_000, doc="keep-alive client connections")
     pipeline_depth: int = _f(4, 1, 1024, doc="max outstanding requests per connection")
     request_header_bytes: int = _f(160, 0, 16384, doc="HTTP request line + headers")
     body_min_bytes: int = _f(200, 1, 65535, doc="JSON body size, min")

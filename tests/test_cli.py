@@ -1,0 +1,69 @@
+"""Every CLI command, its output shape, and its refusal of bad input (exit 2, no traceback)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vnetsim.cli import main
+from vnetsim.records import RESULT_FIELDS
+
+
+def test_run_json_prints_one_object_with_every_result_field(capsys) -> None:
+    assert main(["run", "--scenario", "nanos-2099", "--design", "old", "--smp", "8",
+                 "--horizon", "0.5", "--seed", "1", "--json"]) == 0
+    out = capsys.readouterr().out
+    d = json.loads(out)
+    assert set(RESULT_FIELDS) <= set(d)
+    assert d["design"] == "nanos-0.1.54" and d["smp"] == 8 and d["horizon_s"] == 0.5
+    assert d["event_observed"] is False and d["frames_offered"] > 0
+
+
+def test_run_set_override_reaches_the_model(capsys) -> None:
+    assert main(["run", "--horizon", "0.5", "--set", "host.mrg_rxbuf=false",
+                 "--set", "workload.http_connections=16", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["multi_buffer_frames"] == 0
+
+
+def test_run_human_summary(capsys) -> None:
+    assert main(["run", "--horizon", "0.3", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "no outage within 0.3 s (censored)" in out
+    assert "frames offered" in out
+
+
+def test_run_with_trace_reports_the_interleaving_of_an_outage(capsys) -> None:
+    assert main(["run", "--horizon", "30", "--seed", "1", "--trace", "3000",
+                 "--set", "workload.http_connections=32",
+                 "--set", "run.recovery_horizon_s=3", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["event_observed"] is True
+    events = [e[2] for e in d["trace"]]
+    assert "misframe" in events and "swallow" in events
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["run", "--smp", "0"], "guest.smp: 0 is out of range [1, 64]"),
+    (["run", "--design", "olt"], "did you mean 'old'"),
+    (["run", "--scenario", "nanos2099"], "did you mean 'nanos-2099'"),
+    (["run", "--set", "host.mrg_rxbf=false"], "did you mean 'host.mrg_rxbuf'"),
+    (["run", "--seed", "-1"], "--seed: must be a non-negative integer"),
+    (["run", "--horizon", "0"], "run.horizon_s: 0.0 is out of range"),
+])
+def test_bad_input_exits_2_with_one_line_and_no_traceback(capsys, argv, needle) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err
+    assert "Traceback" not in err
+
+
+def test_designs_and_scenarios_list_what_exists(capsys) -> None:
+    assert main(["designs"]) == 0
+    out = capsys.readouterr().out
+    for name in ("nanos-0.1.48", "nanos-0.1.49", "nanos-0.1.54 (alias: old)",
+                 "nanos-0.1.55 (alias: new)", "guarded", "watchdog"):
+        assert name in out
+    assert main(["scenarios"]) == 0
+    assert "nanos-2099" in capsys.readouterr().out

@@ -1,0 +1,207 @@
+"""Ticket hand-off, the D1/D2 hazards and the swallow state, with exact timings.
+
+Each test drives ``vnet_input`` by hand: which vCPU dequeues which buffer at which time. Draws
+are scripted (U = 0.5, Exp = 1 unless given), so every time below is computed from the config:
+dequeue 150 ns, critical section 40 ns, D2 gap 50 + 0.5 * 150 = 125 ns, spinner observation
+60 + 0.5 * 45 = 82.5 ns.
+"""
+
+from __future__ import annotations
+
+import pytest
+import simpy
+
+from vnetsim.bufpool import BufferPool
+from vnetsim.config import DriverConfig, GuestConfig
+from vnetsim.drivers.base import RefillTraits
+from vnetsim.drivers.ticketed import FIXED, GCC11_OLD, GCC12_OLD, StoreOrder, TicketedReassembly
+from vnetsim.frames import HTTP_REQUEST, Frame
+from vnetsim.records import Counters, Trace
+from vnetsim.rxring import RxRing
+from vnetsim.vcpu import VCpu
+from vnetsim.virtqueue import SplitVirtqueue
+
+NS = 1e-9
+REFILL = RefillTraits(batch_refill=True, repush_on_release=True,
+                      assert_on_alloc_failure=False, big_buffers_without_mrg=True)
+
+
+class Scripted:
+    """Draws from scripted lists; U = 0.5 and Exp = 1.0 once a list is used up."""
+
+    def __init__(self, uniform: list[float] | None = None, exp: list[float] | None = None):
+        self.u = list(uniform or [])
+        self.e = list(exp or [])
+
+    def uniform(self) -> float:
+        return self.u.pop(0) if self.u else 0.5
+
+    def exp(self) -> float:
+        return self.e.pop(0) if self.e else 1.0
+
+
+class NoPreemption:
+    def stretch(self, start: float, work: float) -> float:
+        return start + work
+
+
+class Stack:
+    def __init__(self) -> None:
+        self.delivered: list[tuple[float, int]] = []
+
+    def deliver(self, t: float, frame: Frame) -> None:
+        self.delivered.append((t, frame.fid))
+
+
+def make_driver(order: StoreOrder = GCC11_OLD, payload: list[float] | None = None,
+                **kw: object) -> tuple[TicketedReassembly, Stack, Counters, Trace]:
+    env = simpy.Environment()
+    vq = SplitVirtqueue(256)
+    pool = BufferPool(64.0, 1536)
+    ring = RxRing(env, vq, pool)
+    stack = Stack()
+    counters = Counters()
+    trace = Trace(1000)
+    driver = TicketedReassembly(
+        order=order, env=env, guest=GuestConfig(), driver=DriverConfig(), ring=ring,
+        pool=pool, stack=stack, counters=counters, trace=trace, draws=Scripted(),
+        payload_draws=Scripted(uniform=payload), refill=REFILL, mrg=True, **kw)
+    return driver, stack, counters, trace
+
+
+def frame(fid: int, nbuf: int, text: bool = False) -> Frame:
+    f = Frame(fid, None, HTTP_REQUEST, 1400 * nbuf, 0.0, text, [])
+    f.nbuf = nbuf
+    return f
+
+
+CPU = [VCpu(i, NoPreemption()) for i in range(4)]  # type: ignore[arg-type]
+
+
+def events(trace: Trace) -> list[tuple[int, str]]:
+    return [(cpu, ev) for _, cpu, ev, _ in trace.events]
+
+
+def test_ticket_handoff_in_order_delivers_a_two_buffer_frame() -> None:
+    d, stack, c, trace = make_driver()
+    p = frame(1, 2)
+    d.process(CPU[0], 0.0, 100, p, 0)  # release at 190 ns, hdr visible at 315 ns
+    assert d.release_t == pytest.approx(190 * NS)
+    d.process(CPU[1], 1000 * NS, 101, p, 1)  # reads at 1150 ns: fresh
+    assert [fid for _, fid in stack.delivered] == [1]
+    assert c.d2_stale_reads == 0
+    assert c.misframed_buffers == 0
+    assert events(trace) == [(0, "first")]
+
+
+def test_one_vcpu_never_reads_its_own_store_stale() -> None:
+    d, stack, c, _ = make_driver()
+    p = frame(1, 2)
+    end = d.process(CPU[0], 0.0, 100, p, 0)
+    d.process(CPU[0], 200 * NS, 101, p, 1)  # inside its own 125 ns gap
+    assert end >= 190 * NS
+    assert [fid for _, fid in stack.delivered] == [1]
+    assert c.misframed_buffers == 0
+
+
+def test_d2_first_misframes_a_continuation_and_starts_a_swallow_of_v_buffers() -> None:
+    # V read from payload bytes 10-11 of the continuation: binary payload, U = 3/65536 -> V = 3.
+    d, stack, c, trace = make_driver(payload=[3.5 / 65536])
+    p = frame(1, 2)
+    d.process(CPU[0], 0.0, 100, p, 0)  # A: ticket at 190 ns, rx->hdr visible at 315 ns
+    d.process(CPU[1], 100 * NS, 101, p, 1)  # B reads at 250 ns: stale empty hdr
+    assert c.d2_stale_reads == 1
+    assert c.misframed_buffers == 1
+    # B's bogus head (visible at 290 + 125 = 415 ns) lands after A's head: A's is orphaned.
+    d.process(CPU[2], 2000 * NS, 102, frame(2, 1), 0)
+    assert c.orphaned_heads == 1
+    assert c.frames_swallowed == 1 and c.swallows == 1
+    assert d.swallow_head is not None and d.swallow_head.v == 3
+    d.process(CPU[3], 4000 * NS, 103, frame(3, 1), 0)  # the V-1 = 2nd buffer ends it
+    assert d.swallow_head is None
+    assert c.frames_swallowed == 2
+    assert stack.delivered == []  # nothing reached lwIP during the swallow
+    d.process(CPU[0], 6000 * NS, 104, frame(4, 1), 0)
+    assert [fid for _, fid in stack.delivered] == [4]  # self-recovery
+    assert [ev for _, ev in events(trace)] == [
+        "first", "misframe", "first", "swallow", "swallow-exit"]
+    assert c.frames_dropped_guest == 1  # frame 1, whose head was orphaned
+
+
+def test_text_payload_gives_ascii_derived_swallow_length() -> None:
+    # bytes 10 and 11 printable ASCII: V = lo | hi << 8 in [0x2020, 0x7E7E]
+    d, _, c, _ = make_driver(payload=[0.0, 0.999])
+    p = frame(1, 2, text=True)
+    d.process(CPU[0], 0.0, 100, p, 0)
+    d.process(CPU[1], 100 * NS, 101, p, 1)
+    d.process(CPU[2], 2000 * NS, 102, frame(2, 1), 0)
+    assert d.swallow_head is not None
+    assert d.swallow_head.v == 0x20 | (0x7E << 8)
+    assert 0x2020 <= d.swallow_head.v <= 0x7E7E
+    assert c.misframed_buffers == 1
+
+
+def test_fixed_store_order_has_no_stale_window() -> None:
+    d, stack, c, _ = make_driver(order=FIXED)
+    p = frame(1, 2)
+    d.process(CPU[0], 0.0, 100, p, 0)
+    d.process(CPU[1], 100 * NS, 101, p, 1)  # same timing as the D2-first test
+    assert c.d2_stale_reads == 0 and c.misframed_buffers == 0
+    assert [fid for _, fid in stack.delivered] == [1]
+
+
+def test_gcc12_first_buffer_path_is_ordered_but_last_buffer_path_is_not() -> None:
+    d, stack, c, _ = make_driver(order=GCC12_OLD)
+    p = frame(1, 2)
+    d.process(CPU[0], 0.0, 100, p, 0)
+    d.process(CPU[1], 100 * NS, 101, p, 1)  # first path ordered: reads A's head
+    assert c.misframed_buffers == 0
+    assert [fid for _, fid in stack.delivered] == [1]
+    # B released at 250 + 40 + 20 (chain) = 310 ns; rx->hdr = 0 visible only at 435 ns.
+    q = frame(2, 2)
+    d.process(CPU[2], 200 * NS, 102, q, 0)  # C reads at 350 ns: stale head of frame 1
+    assert c.d2_stale_reads == 1
+    assert c.frames_dropped_guest == 1  # Q's first buffer was stolen by P
+    d.process(CPU[3], 3000 * NS, 103, q, 1)  # Q's continuation now parsed as a header
+    assert c.misframed_buffers == 1
+
+
+def test_long_spinner_is_descheduled_by_pause_loop_exit_and_reads_fresh() -> None:
+    # The spin lasts longer than the PLE window (1.4 us): the exit delay (Exp = 1 * 5 us)
+    # puts its read far past the 125 ns gap.
+    d, stack, c, _ = make_driver()
+    p = frame(1, 2)
+    d.release_t = 0.0
+    d.process(CPU[0], 0.0, 100, p, 0)
+    d.release_t = 3000 * NS  # the next ticket becomes visible only at 3 us
+    d._stores = [(3125 * NS, d._seq + 1, d.current_hdr(), 0)]
+    d.process(CPU[1], 100 * NS, 101, p, 1)
+    assert c.ticket_spins == 1
+    assert c.d2_stale_reads == 0
+    assert [fid for _, fid in stack.delivered] == [1]
+
+
+def test_guarded_design_rejects_implausible_num_buffers() -> None:
+    d, stack, c, _ = make_driver(payload=[0.5], guard_max=43)  # V = 32768
+    p = frame(1, 2)
+    d.process(CPU[0], 0.0, 100, p, 0)
+    d.process(CPU[1], 100 * NS, 101, p, 1)
+    assert c.misframed_buffers == 1
+    assert c.swallows == 0
+    d.process(CPU[2], 2000 * NS, 102, frame(2, 1), 0)  # A's head absorbs the next frame
+    assert c.frames_swallowed == 0
+
+
+def test_swallow_exit_frees_the_chain_unless_the_csum_error_path_leaks_it() -> None:
+    # payload draws: V byte draw, then exit draws (flags bit 0 set: 0.1 < 0.5; csum check
+    # fails: 0.1 < 0.5) -> only the head is freed.
+    d, _, c, _ = make_driver(payload=[4.5 / 65536, 0.1, 0.1])
+    p = frame(1, 2)
+    d.process(CPU[0], 0.0, 100, p, 0)
+    d.process(CPU[1], 100 * NS, 101, p, 1)
+    for k in range(3):  # V - 1 = 3 more buffers
+        d.process(CPU[2], (2000 + 1000 * k) * NS, 102 + k, frame(2 + k, 1), 0)
+    assert d.swallow_head is None
+    assert c.max_swallow_chain == 4
+    # leaked: A's orphaned head (1) + the chain minus its head (3)
+    assert d.pool.leaked == 4
