@@ -103,3 +103,32 @@ def test_long_horizons_many_seeds_no_outage_where_the_race_cannot_happen(
                      seed=seed)
         assert not r.event_observed, r.summary()
         assert r.misframed_buffers == 0
+
+
+def test_small_memory_swallow_is_absorbing_in_0_1_50_and_later() -> None:
+    cfg = vnetsim.preset("small-memory").replace(workload={"http_connections": 32})
+    r = simulate(short(cfg, 30.0, run={"recovery_horizon_s": 600.0}), seed=1)
+    assert r.event_observed and r.cause == "swallow"
+    assert not r.recovered
+    assert r.alloc_failures > 0
+    # The chain holds what the pool had; the ring drained and the tap drops what arrives.
+    assert r.buffers_in_ring == 0
+    assert r.frames_dropped_tap > 0
+    assert r.max_swallow_chain < r.buffers_allocated
+
+
+def test_0_1_49_halts_on_allocation_failure_during_a_swallow() -> None:
+    cfg = vnetsim.preset("small-memory").replace(workload={"http_connections": 32},
+                                                 driver={"design": "nanos-0.1.49"})
+    r = simulate(short(cfg, 30.0, run={"recovery_horizon_s": 60.0}), seed=1)
+    assert r.event_observed and r.cause == "swallow"  # it went silent first ...
+    assert r.alloc_failures == 1
+    assert "allocation assert" in r.crash_reason  # ... then the kernel halted
+
+
+@pytest.mark.parametrize("load", [500.0, 20_000.0])
+def test_offered_load_range_runs_and_is_served(load: float) -> None:
+    r = simulate(short(vnetsim.preset("nanos-2099"), 1.0, workload={"load_rps": load},
+                       driver={"design": "new"}), seed=1)
+    assert r.http_requests_sent == pytest.approx(load * r.sim_time_s, rel=0.1)
+    assert r.frames_delivered >= 0.99 * r.frames_offered

@@ -11,23 +11,31 @@ the same heap.
 
 from __future__ import annotations
 
+import heapq
+
 from vnetsim.frames import XPBUF_BYTES
 
 
 class BufferPool:
     """Buffer ids from finite memory; counts what it hands out."""
 
-    __slots__ = ("alloc_failures", "buffer_bytes", "capacity", "free", "leaked", "live")
+    __slots__ = ("_freeing", "alloc_failures", "buffer_bytes", "capacity", "free", "leaked",
+                 "live")
 
     def __init__(self, memory_mib: float, buffer_bytes: int) -> None:
         self.buffer_bytes = buffer_bytes
         self.capacity = int(memory_mib * 2**20) // (buffer_bytes + XPBUF_BYTES)
         self.live = 0  # buffers that exist (taken from memory)
         self.free: list[int] = []  # cached, not in use
+        self._freeing: list[tuple[float, int]] = []  # frees computed ahead of the clock
         self.leaked = 0
         self.alloc_failures = 0
 
-    def alloc(self) -> int | None:
+    def alloc(self, t: float) -> int | None:
+        """A buffer at time ``t``: a cached one if any was freed by then, else new memory."""
+        freeing = self._freeing
+        while freeing and freeing[0][0] <= t:
+            self.free.append(heapq.heappop(freeing)[1])
         if self.free:
             return self.free.pop()
         if self.live >= self.capacity:
@@ -36,8 +44,12 @@ class BufferPool:
         self.live += 1
         return self.live - 1
 
-    def release(self, buf: int) -> None:
-        self.free.append(buf)
+    def release(self, buf: int, t: float) -> None:
+        """``buf`` returns to the cache at ``t`` (which may be ahead of the clock)."""
+        heapq.heappush(self._freeing, (t, buf))
+
+    def free_count(self) -> int:
+        return len(self.free) + len(self._freeing)
 
     def leak(self, count: int) -> None:
         """Buffers dropped on an error path and never returned."""

@@ -28,7 +28,7 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "small-memory": (
         "the absorbing variant: an RX objcache too small to hold a swallow chain",
-        {"bufpool": {"memory_mib": 8.0}},
+        {"bufpool": {"memory_mib": 1.0}},
     ),
 }
 

@@ -59,6 +59,7 @@ class RunResult:
     recovered: bool
     blackout_s: float
     cause: str
+    crash_reason: str
     mechanism_onset_s: float
     swallow_v: int
     frames_offered: int

@@ -148,7 +148,7 @@ def build(cfg: ScenarioConfig, seed: int | np.random.SeedSequence) -> Model:
 
     # The guest fills its RX ring before the device starts.
     for _ in range(vq.size):
-        buf = pool.alloc()
+        buf = pool.alloc(0.0)
         if buf is None:
             break
         ring.post(0.0, buf)
@@ -163,7 +163,7 @@ def check_invariants(m: Model) -> dict[str, int]:
     c, vq, ring, pool, driver = m.counters, m.vq, m.ring, m.pool, m.driver
     in_ring = vq.avail_pending() + ring.pending_count()
     in_flight = len(m.backend.unpublished) + vq.used_pending() + driver.held
-    free = len(pool.free)
+    free = pool.free_count()
     if pool.live != in_ring + in_flight + free + pool.leaked:
         raise AssertionError(
             f"buffer conservation: allocated {pool.live} != in ring {in_ring} + in flight "
@@ -204,7 +204,7 @@ def simulate(cfg: ScenarioConfig, seed: int | np.random.SeedSequence = 0, *,
     if not counts:
         counts = {"in_ring": m.vq.avail_pending() + m.ring.pending_count(),
                   "in_flight": len(m.backend.unpublished) + m.vq.used_pending() + m.driver.held,
-                  "free": len(m.pool.free), "frames_in_flight": 0}
+                  "free": m.pool.free_count(), "frames_in_flight": 0}
     return _result(cfg, seq, m, counts, wall)
 
 
@@ -231,6 +231,7 @@ def _result(cfg: ScenarioConfig, seq: np.random.SeedSequence, m: Model,
         seed=int(entropy), horizon_s=cfg.run.horizon_s,
         duration_s=float(onset), event_observed=observed, recovered=recovered,
         blackout_s=float(blackout), cause=det.cause if observed else "",
+        crash_reason=c.crash_reason,
         mechanism_onset_s=float(first[0]) if first else float("nan"),
         swallow_v=int(first[1]) if first else 0,
         frames_offered=c.frames_offered, frames_delivered=c.frames_delivered,

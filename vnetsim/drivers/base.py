@@ -105,7 +105,7 @@ class DriverBase:
         if not self.refill.batch_refill:
             if ring.free_slots() <= 0:
                 return t
-            buf = pool.alloc()
+            buf = pool.alloc(t)
             if buf is None:
                 self.c.alloc_failures += 1
                 self.crash(t, "rx buffer allocation assert (0.1.49)")
@@ -114,7 +114,7 @@ class DriverBase:
             return t + self.t_refill
         n = ring.free_slots()
         while n > 0:
-            buf = pool.alloc()
+            buf = pool.alloc(t)
             if buf is None:
                 self.c.alloc_failures += 1
                 break  # 0.1.50+: stop; released buffers are re-pushed later
@@ -132,7 +132,7 @@ class DriverBase:
             if repush and ring.free_slots() > 0:
                 ring.post(t, b)
             else:
-                pool.release(b)
+                pool.release(b, t)
 
     def leak(self, count: int) -> None:
         self.held -= count

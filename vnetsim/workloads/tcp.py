@@ -34,10 +34,16 @@ if TYPE_CHECKING:
 TICK_S = 0.010
 
 
+def _fire(ev: simpy.Event) -> None:
+    fn, args = ev._value
+    fn(*args)
+
+
 def call_at(env: simpy.Environment, t: float, fn: Callable[..., Any], *args: Any) -> None:
     """Run ``fn(*args)`` at simulated time ``t`` (not before now)."""
-    ev = env.timeout(t - env.now if t > env.now else 0.0)
-    ev.callbacks.append(lambda _ev: fn(*args))
+    now = env.now
+    ev = simpy.Timeout(env, t - now if t > now else 0.0, (fn, args))
+    ev.callbacks.append(_fire)
 
 
 class Network:
