@@ -16,8 +16,11 @@ def test_run_json_prints_one_object_with_every_result_field(capsys) -> None:
     out = capsys.readouterr().out
     d = json.loads(out)
     assert set(RESULT_FIELDS) <= set(d)
-    assert d["design"] == "nanos-0.1.54" and d["smp"] == 8 and d["horizon_s"] == 0.5
-    assert d["event_observed"] is False and d["frames_offered"] > 0
+    assert d["design"] == "nanos-0.1.54"
+    assert d["smp"] == 8
+    assert d["horizon_s"] == 0.5
+    assert d["event_observed"] is False
+    assert d["frames_offered"] > 0
 
 
 def test_run_set_override_reaches_the_model(capsys) -> None:
@@ -41,7 +44,8 @@ def test_run_with_trace_reports_the_interleaving_of_an_outage(capsys) -> None:
     d = json.loads(capsys.readouterr().out)
     assert d["event_observed"] is True
     events = [e[2] for e in d["trace"]]
-    assert "misframe" in events and "swallow" in events
+    assert "misframe" in events
+    assert "swallow" in events
 
 
 @pytest.mark.parametrize(("argv", "needle"), [

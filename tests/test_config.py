@@ -40,7 +40,8 @@ def test_bad_overrides_are_rejected_with_the_field_and_range(assignment: str,
 def test_overrides_parse_toml_literals_and_keep_everything_else() -> None:
     cfg = preset("nanos-2099").with_overrides(["host.mrg_rxbuf=false", "guest.smp=16",
                                                'driver.design="new"'])
-    assert cfg.host.mrg_rxbuf is False and cfg.guest.smp == 16
+    assert cfg.host.mrg_rxbuf is False
+    assert cfg.guest.smp == 16
     assert cfg.driver.design == "new"
     assert cfg.workload == preset("nanos-2099").workload
 
@@ -49,7 +50,8 @@ def test_toml_file_with_a_base_preset(tmp_path) -> None:
     path = tmp_path / "s.toml"
     path.write_text('base = "nanos-2099"\nname = "mine"\n[guest]\nsmp = 4\n')
     cfg = ScenarioConfig.from_toml(path)
-    assert cfg.name == "mine" and cfg.guest.smp == 4
+    assert cfg.name == "mine"
+    assert cfg.guest.smp == 4
     assert cfg.host == preset("nanos-2099").host
 
 

@@ -89,7 +89,8 @@ def test_result_fields_are_flat_and_named_in_lifelines_vocabulary() -> None:
                 "max_swallow_chain"):
         assert key in d
     assert all(not isinstance(v, dict | list) for v in d.values())
-    assert not r.event_observed and r.duration_s == 0.5
+    assert not r.event_observed
+    assert r.duration_s == 0.5
     assert dataclasses.is_dataclass(r)
 
 
@@ -108,7 +109,8 @@ def test_long_horizons_many_seeds_no_outage_where_the_race_cannot_happen(
 def test_small_memory_swallow_is_absorbing_in_0_1_50_and_later() -> None:
     cfg = vnetsim.preset("small-memory").replace(workload={"http_connections": 32})
     r = simulate(short(cfg, 30.0, run={"recovery_horizon_s": 600.0}), seed=1)
-    assert r.event_observed and r.cause == "swallow"
+    assert r.event_observed
+    assert r.cause == "swallow"
     assert not r.recovered
     assert r.alloc_failures > 0
     # The chain holds what the pool had; the ring drained and the tap drops what arrives.
@@ -121,7 +123,8 @@ def test_0_1_49_halts_on_allocation_failure_during_a_swallow() -> None:
     cfg = vnetsim.preset("small-memory").replace(workload={"http_connections": 32},
                                                  driver={"design": "nanos-0.1.49"})
     r = simulate(short(cfg, 30.0, run={"recovery_horizon_s": 60.0}), seed=1)
-    assert r.event_observed and r.cause == "swallow"  # it went silent first ...
+    assert r.event_observed
+    assert r.cause == "swallow"
     assert r.alloc_failures == 1
     assert "allocation assert" in r.crash_reason  # ... then the kernel halted
 

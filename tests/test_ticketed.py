@@ -115,8 +115,10 @@ def test_d2_first_misframes_a_continuation_and_starts_a_swallow_of_v_buffers() -
     # B's bogus head (visible at 290 + 125 = 415 ns) lands after A's head: A's is orphaned.
     d.process(CPU[2], 2000 * NS, 102, frame(2, 1), 0)
     assert c.orphaned_heads == 1
-    assert c.frames_swallowed == 1 and c.swallows == 1
-    assert d.swallow_head is not None and d.swallow_head.v == 3
+    assert c.frames_swallowed == 1
+    assert c.swallows == 1
+    assert d.swallow_head is not None
+    assert d.swallow_head.v == 3
     d.process(CPU[3], 4000 * NS, 103, frame(3, 1), 0)  # the V-1 = 2nd buffer ends it
     assert d.swallow_head is None
     assert c.frames_swallowed == 2
@@ -146,7 +148,8 @@ def test_fixed_store_order_has_no_stale_window() -> None:
     p = frame(1, 2)
     d.process(CPU[0], 0.0, 100, p, 0)
     d.process(CPU[1], 100 * NS, 101, p, 1)  # same timing as the D2-first test
-    assert c.d2_stale_reads == 0 and c.misframed_buffers == 0
+    assert c.d2_stale_reads == 0
+    assert c.misframed_buffers == 0
     assert [fid for _, fid in stack.delivered] == [1]
 
 
@@ -182,7 +185,7 @@ def test_long_spinner_is_descheduled_by_pause_loop_exit_and_reads_fresh() -> Non
 
 
 def test_guarded_design_rejects_implausible_num_buffers() -> None:
-    d, stack, c, _ = make_driver(payload=[0.5], guard_max=43)  # V = 32768
+    d, _stack, c, _ = make_driver(payload=[0.5], guard_max=43)  # V = 32768
     p = frame(1, 2)
     d.process(CPU[0], 0.0, 100, p, 0)
     d.process(CPU[1], 100 * NS, 101, p, 1)
