@@ -41,6 +41,8 @@ class Scripted:
 
 
 class NoPreemption:
+    next = float("inf")
+
     def stretch(self, start: float, work: float) -> float:
         return start + work
 

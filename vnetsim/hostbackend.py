@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING
 
 import simpy
 
-from vnetsim.frames import buffers_needed
-
 if TYPE_CHECKING:
     from vnetsim.config import HostConfig
     from vnetsim.frames import Frame
@@ -64,9 +62,10 @@ class HostBackend:
         """A frame reaches the tap now."""
         c = self.c
         c.frames_offered += 1
-        frame.nbuf = buffers_needed(frame.size, self.buffer_bytes) if self.mrg else 1
-        if frame.nbuf > 1:
-            c.multi_buffer_frames += 1
+        if self.mrg:  # ceil((size + 12) / buffer length), as buffers_needed
+            nbuf = frame.nbuf = -(-(frame.size + 12) // self.buffer_bytes)
+            if nbuf > 1:
+                c.multi_buffer_frames += 1
         if len(self.tap) >= self.tap_limit:
             c.frames_dropped_tap += 1
             c.frames_dropped += 1

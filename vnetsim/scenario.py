@@ -38,20 +38,6 @@ from vnetsim.workloads.redis import RedisServers
 from vnetsim.workloads.tcp import Network
 
 
-class _StackProxy:
-    """lwIP entry point handed to the driver before the application exists."""
-
-    __slots__ = ("app", "halted")
-
-    def __init__(self) -> None:
-        self.app: Any = None
-        self.halted = False
-
-    def deliver(self, t: float, frame: Any) -> None:
-        if not self.halted:
-            self.app.deliver(t, frame)
-
-
 @dataclass
 class Model:
     """Every component of one run (for tests and tools that look inside)."""
@@ -97,9 +83,8 @@ def build(cfg: ScenarioConfig, seed: int | np.random.SeedSequence) -> Model:
     vq = SplitVirtqueue(cfg.virtqueue.ring_size, event_idx=cfg.virtqueue.event_idx)
     pool = BufferPool(cfg.bufpool.memory_mib, buffer_bytes)
     ring = RxRing(env, vq, pool)
-    stack = _StackProxy()
     driver = spec.factory(
-        env=env, guest=cfg.guest, driver=cfg.driver, ring=ring, pool=pool, stack=stack,
+        env=env, guest=cfg.guest, driver=cfg.driver, ring=ring, pool=pool, stack=None,
         counters=counters, trace=trace, draws=Draws(streams["driver.race"]),
         payload_draws=Draws(streams["driver.payload"]), mrg=mrg)
     vcpus = VCpuSet(cfg.guest, cfg.host, streams)
@@ -127,12 +112,12 @@ def build(cfg: ScenarioConfig, seed: int | np.random.SeedSequence) -> Model:
     prober = PingProber(env, cfg.workload, net, on_tick)
     lan = LanBackground(env, cfg.workload, net, Draws(streams["workload.lan"]))
     app = GuestApp(env, cfg.guest, net, clients, redis, prober)
-    stack.app = app
+    driver.stack = app  # lwIP's input hands packets to the application
     vcpus.app_rate = cfg.workload.load_rps  # the server starts at its offered load
 
     def on_crash(_t: float) -> None:  # the VM powers off: no RX, no TX
         backend.stopped = True
-        stack.halted = True
+        app.halted = True
 
     driver.on_crash = on_crash
     detector = OutageDetector(

@@ -39,7 +39,7 @@ class Preemption:
     """Pulled episodes of host preemption for one vCPU."""
 
     __slots__ = ("_draws", "_exit_len", "_exit_mean_gap", "_next_exit", "_next_sched",
-                 "_sched_len", "_sched_mean_gap", "episodes", "stolen_s")
+                 "_sched_len", "_sched_mean_gap", "episodes", "next", "stolen_s")
 
     def __init__(self, host: HostConfig, draws: Draws) -> None:
         self._draws = draws
@@ -50,6 +50,8 @@ class Preemption:
         self._sched_len = host.preempt_mean_ms * 1e-3
         self._next_exit = draws.exp() * self._exit_mean_gap
         self._next_sched = draws.exp() * self._sched_mean_gap
+        # Start of the next episode: work ending at or before it needs no call to ``stretch``.
+        self.next = min(self._next_exit, self._next_sched)
         self.episodes = 0
         self.stolen_s = 0.0
 
@@ -60,12 +62,14 @@ class Preemption:
             if self._next_exit <= self._next_sched:
                 s = self._next_exit
                 if s >= end:
+                    self.next = s
                     return end
                 length = self._draws.exp() * self._exit_len
                 self._next_exit = s + self._draws.exp() * self._exit_mean_gap
             else:
                 s = self._next_sched
                 if s >= end:
+                    self.next = s
                     return end
                 length = self._draws.exp() * self._sched_len
                 self._next_sched = s + self._draws.exp() * self._sched_mean_gap

@@ -86,7 +86,9 @@ class DriverBase:
     def finish(self, cpu: VCpu, t: float) -> float:
         """``post_receive`` and return the time the vCPU is done with this buffer."""
         end = self.post_receive(t)
-        return cpu.preempt.stretch(t, end - t)
+        if end > cpu.preempt.next:
+            return cpu.preempt.stretch(t, end - t)
+        return end
 
     def process_whole(self, cpu: VCpu, t: float, buf: int, frame: Frame) -> float:
         """Non-mergeable path: every buffer is a whole packet, no shared state."""
@@ -96,7 +98,9 @@ class DriverBase:
             # nanos#1999: a GSO frame larger than an MTU-sized buffer trips an assertion.
             self.crash(t0, "receive buffer too small for frame (#1999 assert)")
             return t0
-        r = cpu.preempt.stretch(t0, self.t_cs)
+        r = t0 + self.t_cs
+        if r > cpu.preempt.next:
+            r = cpu.preempt.stretch(t0, self.t_cs)
         return self.finish(cpu, self.deliver(r, frame, [buf]))
 
     def post_receive(self, t: float) -> float:

@@ -165,7 +165,8 @@ class TicketedReassembly(DriverBase):
             if spin > self.t_ple:
                 obs += self.draws.exp() * self.t_ple_exit  # PAUSE-loop exit: it was descheduled
             a = ticket_visible + obs
-        a = pre.stretch(t0, a - t0)
+        if a > pre.next:
+            a = pre.stretch(t0, a - t0)
         hdr = self._read(a, cpu.index)
         if hdr is None:
             return self._first_buffer(cpu, a, buf, frame, pos)
@@ -174,7 +175,10 @@ class TicketedReassembly(DriverBase):
     def _release(self, cpu: VCpu, r: float) -> tuple[float, float]:
         """Release the ticket at ``r``; return (extra delay after it, time the strip lands)."""
         self.release_t = r
-        after = cpu.preempt.stretch(r, self.t_strip)
+        after = r + self.t_strip
+        pre = cpu.preempt
+        if after > pre.next:
+            after = pre.stretch(r, self.t_strip)
         return after - r - self.t_strip, after
 
     def _gap(self) -> float:
@@ -195,7 +199,9 @@ class TicketedReassembly(DriverBase):
             if self.trace.enabled:
                 self.trace.add(a, cpu.index, "misframe",
                                f"buffer {buf} of frame {frame.fid} read as a header: V={n}")
-        r = cpu.preempt.stretch(a, self.t_cs)
+        r = a + self.t_cs
+        if r > cpu.preempt.next:
+            r = cpu.preempt.stretch(a, self.t_cs)
         if self.guard_max is not None and (n == 0 or n > self.guard_max):
             extra, after = self._release(cpu, r)
             if pos == 0:
@@ -236,7 +242,10 @@ class TicketedReassembly(DriverBase):
         if head.bad_ptr:
             self.crash(a, "#GP in pbuf_cat on a corrupted head (D1)")
             return a
-        r = cpu.preempt.stretch(a, self.t_cs + self.t_chain * len(head.bufs))
+        work = self.t_cs + self.t_chain * len(head.bufs)
+        r = a + work
+        if r > cpu.preempt.next:
+            r = cpu.preempt.stretch(a, work)
         if a < head.strip_at:
             head.broken = True  # chained before the late header strip: tot_len clobbered
             c.d1_late_strip += 1

@@ -40,9 +40,12 @@ class GuestApp:
         self.half_rtt = net.half_rtt
         self.n_redis = len(redis.servers)
         self.requests_served = 0
+        self.halted = False  # the VM powered off: nothing is processed or sent
 
     def deliver(self, t: float, frame: Frame) -> None:
         """lwIP has the packet at ``t`` (possibly ahead of the clock)."""
+        if self.halted:
+            return
         self.net.acked(frame)
         kind = frame.kind
         if kind == HTTP_REQUEST:

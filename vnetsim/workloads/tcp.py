@@ -138,8 +138,12 @@ class Flow:
 
     def _send(self, frame: Frame) -> None:
         net = self.net
-        net.track(frame, net.rto_min, self.on_give_up)
-        self.send_now(frame)
+        now = net.env.now
+        net.unacked[frame.fid] = [frame, now + net.rto_min, net.rto_min, 0, self.on_give_up]
+        frame.t_offered = now
+        if net.tso:
+            self.in_tap = frame
+        net.backend.offer(frame)
 
     def send_now(self, frame: Frame) -> None:
         frame.t_offered = self.net.env.now
