@@ -1,4 +1,4 @@
-"""Command line: ``vnetsim run | demo | designs | scenarios``.
+"""Command line: ``vnetsim run | demo | sweep | analyze | figures | designs | scenarios``.
 
 All argument parsing lives here. Bad input (unknown scenario, design or field, a value out of
 range) prints one line naming the field and what is allowed, and exits with status 2.
@@ -87,6 +87,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from vnetsim.sweep import SweepSpec, run_sweep
+
+    spec = SweepSpec.from_toml(args.file)
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers: must be >= 1, got {args.workers}")
+    for name, value in (("--min-events", args.min_events),
+                        ("--target-ci-width", args.target_ci_width)):
+        if value is not None and value <= 0:
+            raise ConfigError(f"{name}: must be > 0, got {value}")
+    df = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
+                   scheduler_file=args.scheduler_file, progress=not args.no_progress,
+                   min_events=args.min_events, target_ci_width=args.target_ci_width)
+    ok = df[df["error"] == ""] if not df.empty else df
+    print(f"{spec.name}: {len(df)} runs in {args.out} ({int(ok['event_observed'].sum())} "
+          f"outages, {int((~ok['event_observed'].astype(bool)).sum())} censored, "
+          f"{len(df) - len(ok)} errors)")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from vnetsim.report import _by, analyze_dir, format_summary
+    from vnetsim.sweep import load_runs
+
+    tables = analyze_dir(args.dir)
+    runs, manifest = load_runs(args.dir)
+    print(format_summary(tables, _by(runs, manifest)))
+    print(f"\ntables written to {Path(args.dir) / 'analysis'} (CSV and Parquet)")
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from vnetsim.report import figures_dir
+
+    for path in figures_dir(args.dir):
+        print(path)
+    return 0
+
+
 def cmd_designs(_args: argparse.Namespace) -> int:
     rev = {v: k for k, v in ALIASES.items()}
     for name, spec in sorted(DESIGNS.items()):
@@ -126,6 +165,27 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--horizon", type=float, default=900.0)
     demo.set_defaults(func=cmd_demo)
+
+    sweep = sub.add_parser("sweep", help="run a sweep file (resumable)")
+    sweep.add_argument("file", type=Path, help="sweep TOML file")
+    sweep.add_argument("--out", type=Path, required=True, help="results directory")
+    sweep.add_argument("--workers", type=int, help="local worker processes (default: all cores)")
+    sweep.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
+    sweep.add_argument("--scheduler-file", help="Dask scheduler file")
+    sweep.add_argument("--min-events", type=int,
+                       help="stop adding replicates to a point once it has this many outages")
+    sweep.add_argument("--target-ci-width", type=float,
+                       help="... or once its hazard's 95%% interval is this narrow (relative)")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.set_defaults(func=cmd_sweep)
+
+    analyze = sub.add_parser("analyze", help="survival tables of a sweep directory")
+    analyze.add_argument("dir", type=Path)
+    analyze.set_defaults(func=cmd_analyze)
+
+    figs = sub.add_parser("figures", help="publication figures of a sweep directory")
+    figs.add_argument("dir", type=Path)
+    figs.set_defaults(func=cmd_figures)
 
     sub.add_parser("designs", help="list driver designs").set_defaults(func=cmd_designs)
     sub.add_parser("scenarios", help="list named scenarios").set_defaults(func=cmd_scenarios)

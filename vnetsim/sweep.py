@@ -1,0 +1,512 @@
+"""Parameter sweeps: many runs of ``simulate``, seeded, resumable, on local processes or Dask.
+
+A sweep file (TOML) names a base scenario, fixed overrides, axes, replicates, a horizon and a
+root seed::
+
+    name = "nanos-2099-quick"
+    base = "nanos-2099"            # a preset, or a scenario file relative to this file
+    replicates = 4
+    root_seed = 2099
+    horizon_s = 120
+    [set]                          # applied to every point
+    "workload.http_connections" = 32
+    [axes]                         # cartesian product; short names or any section.field
+    design = ["nanos-0.1.48", "old", "new"]
+    smp = [1, 4, 8, 16]
+
+Seeds. Every (point, replicate) gets ``SeedSequence(root_seed, spawn_key=(replicate, k))``
+where ``k`` is a hash of the point's axis values *without the design*: it does not depend on
+worker count, order or on which other points exist, and every design sees the same workload
+randomness at the same replicate (common random numbers, paired comparisons). Raising
+``replicates`` later only adds runs.
+
+Storage. ``DIR/manifest.json`` (the sweep file and its hash, versions, git commit, host, start
+and end times) and one Parquet file per finished run under ``DIR/runs/``, written to a temporary
+name and renamed, so a kill at any point loses at most the runs in progress and never leaves a
+partial file under a final name. Rerunning the same command runs only what is missing.
+``DIR/runs.parquet`` is the consolidated table (rebuilt at the end, and by ``load_runs``).
+A run that raises is stored with its error and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import time
+import tomllib
+import traceback
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vnetsim.config import ConfigError, ScenarioConfig, _suggest
+from vnetsim.presets import preset
+
+AXIS_ALIASES = {"smp": "guest.smp", "load_rps": "workload.load_rps", "design": "driver.design"}
+_TOP_KEYS = ("name", "base", "replicates", "root_seed", "horizon_s", "set", "axes")
+SCHEMA_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep declaration."""
+
+    name: str
+    base: ScenarioConfig
+    fixed: tuple[tuple[str, Any], ...]
+    axes: tuple[tuple[str, tuple[Any, ...]], ...]
+    replicates: int
+    root_seed: int
+    horizon_s: float
+    text: str = ""
+
+    # -- loading ----------------------------------------------------------------------
+    @classmethod
+    def from_toml(cls, path: str | Path) -> SweepSpec:
+        path = Path(path)
+        try:
+            text = path.read_text()
+            data = tomllib.loads(text)
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise ConfigError(f"{path}: {err}") from None
+        return cls.from_dict(data, source=str(path), text=text, root=path.parent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "sweep", text: str = "",
+                  root: Path | None = None) -> SweepSpec:
+        for key in data:
+            if key not in _TOP_KEYS:
+                raise ConfigError(f"{source}: unknown key {key!r}{_suggest(key, list(_TOP_KEYS))}")
+        name = data.get("name", Path(source).stem)
+        base_name = data.get("base", "nanos-2099")
+        if not isinstance(base_name, str):
+            raise ConfigError(f"{source}: base must be a preset name or a scenario file")
+        base_file = (root or Path(".")) / base_name
+        base = (ScenarioConfig.from_toml(base_file) if base_name.endswith(".toml")
+                else preset(base_name))
+        replicates = data.get("replicates", 1)
+        if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
+            raise ConfigError(f"{source}: replicates must be an integer >= 1, got {replicates!r}")
+        root_seed = data.get("root_seed", 0)
+        if isinstance(root_seed, bool) or not isinstance(root_seed, int) or root_seed < 0:
+            raise ConfigError(f"{source}: root_seed must be an integer >= 0, got {root_seed!r}")
+        horizon = data.get("horizon_s", base.run.horizon_s)
+        if isinstance(horizon, bool) or not isinstance(horizon, int | float) or horizon <= 0:
+            raise ConfigError(f"{source}: horizon_s must be a number > 0, got {horizon!r}")
+        fixed = data.get("set", {})
+        axes = data.get("axes", {})
+        if not isinstance(fixed, dict) or not isinstance(axes, dict):
+            raise ConfigError(f"{source}: [set] and [axes] must be tables")
+        for axis, values in axes.items():
+            if not isinstance(values, list) or not values:
+                raise ConfigError(f"{source}: axes.{axis} must be a non-empty list, "
+                                  f"got {values!r}")
+            if len(set(map(repr, values))) != len(values):
+                raise ConfigError(f"{source}: axes.{axis} has repeated values {values!r}")
+        spec = cls(name=str(name), base=base,
+                   fixed=tuple((_path(k), v) for k, v in fixed.items()),
+                   axes=tuple((k, tuple(v)) for k, v in axes.items()),
+                   replicates=replicates, root_seed=root_seed, horizon_s=float(horizon),
+                   text=text)
+        for point in spec.points():  # validate every point's scenario before anything runs
+            try:
+                spec.config_for(point)
+            except ConfigError as err:
+                raise ConfigError(f"{source}: point {point}: {err}") from None
+        return spec
+
+    # -- points, seeds, configs ---------------------------------------------------------
+    def points(self) -> list[dict[str, Any]]:
+        names = [a for a, _ in self.axes]
+        return [dict(zip(names, combo, strict=True))
+                for combo in product(*(v for _, v in self.axes))]
+
+    def config_for(self, point: dict[str, Any]) -> ScenarioConfig:
+        sets = [f"{k}={_literal(v)}" for k, v in self.fixed]
+        sets += [f"{_path(k)}={_literal(v)}" for k, v in point.items()]
+        sets.append(f"run.horizon_s={_literal(self.horizon_s)}")
+        sets.append(f'name="{self.name}"')
+        return self.base.with_overrides(sets)
+
+    def workload_key(self, point: dict[str, Any]) -> int:
+        """Hash of the point without its design: equal for designs compared at one point."""
+        shared = {k: v for k, v in point.items() if _path(k) != "driver.design"}
+        blob = json.dumps(shared, sort_keys=True, default=str).encode()
+        return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little")
+
+    def seed_for(self, point: dict[str, Any], replicate: int) -> np.random.SeedSequence:
+        return np.random.SeedSequence(self.root_seed,
+                                      spawn_key=(replicate, self.workload_key(point)))
+
+    def run_id(self, point: dict[str, Any], replicate: int) -> str:
+        blob = json.dumps(point, sort_keys=True, default=str).encode()
+        return f"{hashlib.sha256(blob).hexdigest()[:12]}-r{replicate:05d}"
+
+    def identity(self) -> str:
+        """Hash of everything that decides a run's result (not the replicate count)."""
+        d = {"name": self.name, "base": self.base.to_dict(), "fixed": self.fixed,
+             "axes": self.axes, "root_seed": self.root_seed, "horizon_s": self.horizon_s,
+             "schema": SCHEMA_VERSION}
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
+
+    def tasks(self, replicates: range | None = None) -> Iterator[Task]:
+        reps = replicates if replicates is not None else range(self.replicates)
+        for rep in reps:
+            for point in self.points():
+                yield Task(self.run_id(point, rep), point, rep)
+
+    @property
+    def axis_names(self) -> list[str]:
+        return [a for a, _ in self.axes]
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    run_id: str
+    point: dict[str, Any]
+    replicate: int
+
+
+def _path(axis: str) -> str:
+    return AXIS_ALIASES.get(axis, axis)
+
+
+def _literal(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    return repr(v)
+
+
+# -- one run (runs in a worker process: a top-level function) ---------------------------
+def run_task(cfg_dict: dict[str, Any], root_seed: int, spawn_key: tuple[int, ...],
+             meta: dict[str, Any]) -> dict[str, Any]:
+    """Simulate one (point, replicate); never raises: errors become a row."""
+    from vnetsim.scenario import simulate
+
+    row: dict[str, Any] = dict(meta)
+    row["seed_entropy"] = root_seed
+    row["spawn_key"] = ",".join(map(str, spawn_key))
+    try:
+        cfg = ScenarioConfig.from_dict(cfg_dict, source="sweep point")
+        result = simulate(cfg, np.random.SeedSequence(root_seed, spawn_key=spawn_key))
+        d = result.to_dict()
+        d["design_resolved"] = d.pop("design")
+        d.pop("seed", None)
+        row.update(d)
+        row["error"] = ""
+    except Exception as err:  # recorded, never lost: the sweep goes on
+        row["error"] = f"{type(err).__name__}: {err}"
+        row["traceback"] = traceback.format_exc(limit=8)
+    return row
+
+
+def _task_args(spec: SweepSpec, task: Task) -> tuple[Any, ...]:
+    seq = spec.seed_for(task.point, task.replicate)
+    meta = {"run_id": task.run_id, "sweep": spec.name, "replicate": task.replicate,
+            **{k: v for k, v in task.point.items()}}
+    return (spec.config_for(task.point).to_dict(), spec.root_seed, tuple(seq.spawn_key), meta)
+
+
+# -- storage ---------------------------------------------------------------------------
+class SweepStore:
+    """A sweep's directory: manifest, one Parquet file per run, consolidated table."""
+
+    def __init__(self, out: str | Path) -> None:
+        self.out = Path(out)
+        self.runs_dir = self.out / "runs"
+
+    def done_ids(self) -> set[str]:
+        if not self.runs_dir.exists():
+            return set()
+        ids = set()
+        for p in self.runs_dir.glob("*.parquet"):
+            try:
+                if pd.read_parquet(p, columns=["run_id"]).shape[0] == 1:
+                    ids.add(p.stem)
+            except Exception:  # a damaged file: its run is redone
+                p.unlink(missing_ok=True)
+        return ids
+
+    def write_row(self, row: dict[str, Any]) -> None:
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        final = self.runs_dir / f"{row['run_id']}.parquet"
+        tmp = final.with_suffix(f".tmp{os.getpid()}")
+        pd.DataFrame([row]).to_parquet(tmp, index=False)
+        os.replace(tmp, final)
+
+    def load(self) -> pd.DataFrame:
+        files = sorted(self.runs_dir.glob("*.parquet")) if self.runs_dir.exists() else []
+        if not files:
+            return pd.DataFrame()
+        df = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+        return df.sort_values("run_id", kind="stable").reset_index(drop=True)
+
+    def manifest_path(self) -> Path:
+        return self.out / "manifest.json"
+
+    def read_manifest(self) -> dict[str, Any] | None:
+        p = self.manifest_path()
+        return json.loads(p.read_text()) if p.exists() else None
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        tmp = self.manifest_path().with_suffix(".tmp")
+        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str))
+        os.replace(tmp, self.manifest_path())
+
+    def consolidate(self) -> pd.DataFrame:
+        df = self.load()
+        if not df.empty:
+            tmp = self.out / "runs.parquet.tmp"
+            df.to_parquet(tmp, index=False)
+            os.replace(tmp, self.out / "runs.parquet")
+        return df
+
+
+def _git_commit() -> str:
+    try:
+        here = Path(__file__).resolve().parent
+        return subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=5, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("vnetsim", "simpy", "numpy", "scipy", "pandas", "pyarrow", "seaborn",
+                "dask", "distributed"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = ""
+    return out
+
+
+def _manifest(spec: SweepSpec, store: SweepStore, backend: str) -> dict[str, Any]:
+    old = store.read_manifest()
+    if old is not None and old.get("identity") != spec.identity():
+        raise ConfigError(
+            f"{store.out}: holds a different sweep ({old.get('name')!r}, identity "
+            f"{str(old.get('identity'))[:12]}); refusing to mix results (use another --out)")
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    m = old or {"name": spec.name, "identity": spec.identity(), "sessions": []}
+    m.update({
+        "sweep_file": spec.text,
+        "sweep_hash": hashlib.sha256(spec.text.encode()).hexdigest(),
+        "identity": spec.identity(), "axes": spec.axis_names,
+        "replicates": spec.replicates, "root_seed": spec.root_seed,
+        "horizon_s": spec.horizon_s, "versions": _versions(), "git_commit": _git_commit(),
+        "host": socket.gethostname(), "platform": platform.platform(),
+    })
+    m["sessions"].append({"start": now, "end": None, "backend": backend})
+    return m
+
+
+# -- execution -------------------------------------------------------------------------
+@dataclasses.dataclass
+class Progress:
+    """Counts shown on the progress bar."""
+
+    total: int
+    done: int = 0
+    outages: int = 0
+    censored: int = 0
+    errors: int = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.done += 1
+        if row.get("error"):
+            self.errors += 1
+        elif row.get("event_observed"):
+            self.outages += 1
+        else:
+            self.censored += 1
+
+
+class _LocalBackend:
+    def __init__(self, workers: int) -> None:
+        self.pool = ProcessPoolExecutor(max_workers=workers)
+        self.slots = workers
+
+    def submit(self, *args: Any) -> Future[dict[str, Any]]:
+        return self.pool.submit(run_task, *args)
+
+    def wait_any(self, futures: set[Any]) -> set[Any]:
+        return wait(futures, return_when=FIRST_COMPLETED)[0]
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _DaskBackend:
+    def __init__(self, scheduler: str | None, scheduler_file: str | None) -> None:
+        from distributed import Client
+
+        self.client = (Client(scheduler_file=scheduler_file) if scheduler_file
+                       else Client(scheduler))
+        self.slots = max(1, sum(self.client.nthreads().values()))
+
+    def submit(self, *args: Any) -> Any:
+        return self.client.submit(run_task, *args, pure=False)
+
+    def wait_any(self, futures: set[Any]) -> set[Any]:
+        from distributed import wait as dwait
+
+        return set(dwait(list(futures), return_when="FIRST_COMPLETED").done)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _stop_point(rows: list[dict[str, Any]], min_events: int | None,
+                target_ci_width: float | None) -> bool:
+    """Early-stop rule on a point's completed replicate prefix."""
+    ok = [r for r in rows if not r.get("error")]
+    events = sum(bool(r["event_observed"]) for r in ok)
+    if min_events is not None and events >= min_events:
+        return True
+    if target_ci_width is not None and events > 0:
+        from scipy.stats import chi2
+
+        exposure = sum(float(r["duration_s"]) for r in ok)
+        lo = chi2.ppf(0.025, 2 * events) / (2 * exposure)
+        hi = chi2.ppf(0.975, 2 * events + 2) / (2 * exposure)
+        if (hi - lo) / (events / exposure) <= target_ci_width:
+            return True
+    return False
+
+
+def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
+              scheduler: str | None = None, scheduler_file: str | None = None,
+              progress: bool = True, min_events: int | None = None,
+              target_ci_width: float | None = None, wave: int = 4,
+              on_row: Callable[[dict[str, Any]], None] | None = None) -> pd.DataFrame:
+    """Run what is missing of ``spec`` into ``out`` and return the consolidated table.
+
+    With ``min_events`` or ``target_ci_width`` set, replicates are added per point in waves of
+    ``wave`` and a point stops once its completed replicates meet the rule; which replicates
+    exist therefore depends only on the results, not on timing or worker count.
+    """
+    store = SweepStore(out)
+    backend_name = "dask" if (scheduler or scheduler_file) else "local"
+    manifest = _manifest(spec, store, backend_name)
+    store.write_manifest(manifest)
+    done = store.done_ids()
+    early = min_events is not None or target_ci_width is not None
+    existing = store.load() if early and done else pd.DataFrame()
+    by_point: dict[str, list[dict[str, Any]]] = {}
+    if not existing.empty:
+        for row in existing.to_dict("records"):
+            by_point.setdefault(str(row["run_id"]).rsplit("-r", 1)[0], []).append(row)
+
+    backend: Any = (_DaskBackend(scheduler, scheduler_file) if backend_name == "dask"
+                    else _LocalBackend(workers or os.cpu_count() or 1))
+    pending: list[Task]
+    pending = [] if early else [t for t in spec.tasks() if t.run_id not in done]
+    prog = Progress(total=len(pending) if not early else spec.replicates * len(spec.points()))
+    prog.done = 0 if not early else len(done)
+    bar = _bar(prog, progress)
+
+    next_rep = {spec.run_id(p, 0).rsplit("-r", 1)[0]: 0 for p in spec.points()}
+    point_of = {spec.run_id(p, 0).rsplit("-r", 1)[0]: p for p in spec.points()}
+    in_wave: dict[str, int] = {}
+
+    def refill_waves() -> None:
+        for key, point in point_of.items():
+            if in_wave.get(key):
+                continue
+            rows = sorted(by_point.get(key, []), key=lambda r: r["replicate"])
+            complete = [r for r in rows if r["replicate"] < next_rep[key]]
+            if next_rep[key] and _stop_point(complete, min_events, target_ci_width):
+                continue
+            start = next_rep[key]
+            stop = min(spec.replicates, start + wave)
+            if start >= stop:
+                continue
+            next_rep[key] = stop
+            for rep in range(start, stop):
+                rid = spec.run_id(point, rep)
+                if rid in done:
+                    continue
+                pending.append(Task(rid, point, rep))
+                in_wave[key] = in_wave.get(key, 0) + 1
+
+    if early:
+        # replicates already on disk count as finished waves
+        for key in point_of:
+            have = sorted(r["replicate"] for r in by_point.get(key, []))
+            while next_rep[key] < spec.replicates and all(
+                    r in have for r in range(next_rep[key], min(spec.replicates,
+                                                                next_rep[key] + wave))):
+                rows = [r for r in by_point.get(key, []) if r["replicate"] < next_rep[key]]
+                if next_rep[key] and _stop_point(rows, min_events, target_ci_width):
+                    break
+                next_rep[key] = min(spec.replicates, next_rep[key] + wave)
+        refill_waves()
+
+    futures: dict[Any, Task] = {}
+    try:
+        while pending or futures:
+            while pending and len(futures) < 2 * backend.slots:
+                task = pending.pop(0)
+                futures[backend.submit(*_task_args(spec, task))] = task
+            for fut in backend.wait_any(set(futures)):
+                task = futures.pop(fut)
+                row = fut.result()
+                store.write_row(row)
+                prog.add(row)
+                if on_row is not None:
+                    on_row(row)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(outages=prog.outages, censored=prog.censored,
+                                    errors=prog.errors, refresh=False)
+                if early:
+                    key = task.run_id.rsplit("-r", 1)[0]
+                    by_point.setdefault(key, []).append(row)
+                    in_wave[key] -= 1
+                    if not in_wave[key]:
+                        refill_waves()
+    finally:
+        backend.close()
+        if bar is not None:
+            bar.close()
+    manifest["sessions"][-1]["end"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    store.write_manifest(manifest)
+    return store.consolidate()
+
+
+def _bar(prog: Progress, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=prog.total, initial=prog.done, unit="run", dynamic_ncols=True,
+                desc="sweep")
+
+
+def load_runs(out: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The run table and manifest of a sweep directory."""
+    store = SweepStore(out)
+    manifest = store.read_manifest()
+    if manifest is None:
+        raise ConfigError(f"{out}: no manifest.json: not a sweep directory")
+    return store.load(), manifest
+
+
+__all__ = ["SweepSpec", "SweepStore", "Task", "load_runs", "run_sweep", "run_task"]
