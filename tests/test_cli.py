@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,36 @@ def test_designs_and_scenarios_list_what_exists(capsys) -> None:
         assert name in out
     assert main(["scenarios"]) == 0
     assert "nanos-2099" in capsys.readouterr().out
+
+
+def test_sweep_analyze_and_figures_commands(tmp_path, capsys) -> None:
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('name = "t"\nbase = "nanos-2099"\nreplicates = 1\nroot_seed = 1\n'
+                     'horizon_s = 0.4\n[set]\n"workload.http_connections" = 32\n'
+                     '"run.recovery_horizon_s" = 1\n[axes]\ndesign = ["old", "new"]\n'
+                     'smp = [1, 8]\nload_rps = [2500, 5000]\n')
+    out = tmp_path / "out"
+    assert main(["sweep", str(sweep), "--out", str(out), "--workers", "1",
+                 "--no-progress"]) == 0
+    assert "t: 8 runs" in capsys.readouterr().out
+    assert main(["analyze", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "median_label" in text
+    assert "log-rank" in text
+    for name in ("summary", "km", "censor", "logrank"):
+        assert (out / "analysis" / f"{name}.csv").exists()
+        assert (out / "analysis" / f"{name}.parquet").exists()
+    assert main(["figures", str(out)]) == 0
+    written = capsys.readouterr().out.split()
+    assert any(p.endswith("rmst_vs_smp.pdf") for p in written)
+    assert any(p.endswith("p_outage_heatmap.png") for p in written)
+    assert all(Path(p).exists() for p in written)
+
+
+def test_sweep_bad_input_exits_2(tmp_path, capsys) -> None:
+    sweep = tmp_path / "bad.toml"
+    sweep.write_text('[axes]\nsmp = [1, 99]\n')
+    assert main(["sweep", str(sweep), "--out", str(tmp_path / "o")]) == 2
+    assert "guest.smp: 99 is out of range" in capsys.readouterr().err
+    assert main(["analyze", str(tmp_path / "nowhere")]) == 2
+    assert "not a sweep directory" in capsys.readouterr().err

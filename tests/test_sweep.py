@@ -169,3 +169,14 @@ def test_local_and_dask_give_identical_rows(tmp_path: Path) -> None:
         dask = run_sweep(spec, tmp_path / "dask", scheduler=cluster.scheduler_address,
                          progress=False)
     pd.testing.assert_frame_equal(stable(local), stable(dask))
+
+
+def test_a_committed_consolidated_table_alone_is_resumable(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = run_sweep(SweepSpec.from_toml(mini(tmp_path, reps=1)), out, workers=2,
+                      progress=False)
+    for p in (out / "runs").glob("*.parquet"):  # as in a fresh clone: only runs.parquet
+        p.unlink()
+    again = run_sweep(SweepSpec.from_toml(mini(tmp_path, reps=1)), out, workers=2,
+                      progress=False)
+    pd.testing.assert_frame_equal(stable(first), stable(again))

@@ -113,7 +113,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     tables = analyze_dir(args.dir)
     runs, manifest = load_runs(args.dir)
-    print(format_summary(tables, _by(runs, manifest)))
+    print(format_summary(tables, _by(runs, manifest),
+                         float(manifest.get("horizon_s") or 900.0)))
     print(f"\ntables written to {Path(args.dir) / 'analysis'} (CSV and Parquet)")
     return 0
 

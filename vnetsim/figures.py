@@ -802,7 +802,8 @@ def _draw_recovery_bars(ax: Axes, df: pd.DataFrame, x: str, hue: str, x_levels: 
             lo, hi = _wilson(k, n)
             xs.append(pos)
             fracs.append(frac)
-            errs.append((frac - lo, hi - frac) if n else (0.0, 0.0))
+            # clamp: at k = 0 or k = n rounding can put the bound a hair past the estimate
+            errs.append((max(frac - lo, 0.0), max(hi - frac, 0.0)) if n else (0.0, 0.0))
             texts.append(f"{k}/{n}" if n else "–")
         heights = np.nan_to_num(np.asarray(fracs, dtype=float))
         bars = ax.bar(xs, heights, width=width * 0.92, color=colours[lv], label=str(lv),

@@ -46,15 +46,20 @@ def analyze_dir(out: str | Path, *, times_s: tuple[float, ...] = (60, 300, 900)
         raise ConfigError(f"{out}: no finished runs to analyse")
     by = _by(runs, manifest)
     compare = "design" if "design" in by else (by[0] if by else "design")
-    tables = survival.analyze(runs, by, compare=compare, times_s=times_s)
+    horizon = float(manifest.get("horizon_s") or 0.0)
+    times = tuple(sorted({*times_s, horizon} - {0.0}))  # P(outage within the horizon) too
+    tables = survival.analyze(runs, by, compare=compare, times_s=times)
     for name, df in tables.items():
         _write(df, Path(out) / "analysis" / name)
     return tables
 
 
-def format_summary(tables: dict[str, pd.DataFrame], by: list[str]) -> str:
+def format_summary(tables: dict[str, pd.DataFrame], by: list[str],
+                   horizon_s: float = 900.0) -> str:
     s = tables["summary"]
-    cols = [c for c in (*by, *SUMMARY_COLUMNS) if c in s.columns]
+    p_col = "p_outage_900s" if horizon_s >= 900 else _p_column(s, horizon_s)
+    names = [p_col if c == "p_outage_900s" else c for c in SUMMARY_COLUMNS]
+    cols = [c for c in (*by, *names) if c in s.columns]
     with pd.option_context("display.width", 200, "display.max_columns", 40,
                            "display.float_format", lambda v: f"{v:.4g}"):
         text = s[cols].to_string(index=False)
@@ -100,13 +105,10 @@ def figures_dir(out: str | Path) -> list[Path]:
                                                 facet="design")
             paths += figures.save_figure(fig, out / "figures" / "rmst_vs_smp", metadata=meta)
             plt.close(fig)
-            col = "p_outage_900s" if "p_outage_900s" in summary else None
-            if col is None:
-                pcols = [c for c in summary.columns
-                         if c.startswith("p_outage_") and c.endswith("s")
-                         and "_ci_" not in c]
-                col = pcols[-1] if pcols else None
-            if col is not None and summary[col].notna().any():
+            # P(outage within 15 min), or within the horizon of a shorter sweep
+            horizon = float(manifest.get("horizon_s") or 0.0)
+            col = "p_outage_900s" if horizon >= 900 else _p_column(summary, horizon)
+            if col in summary and summary[col].notna().any():
                 fig = figures.outage_probability_heatmap(summary, x="smp", y="load_rps",
                                                          facet="design", column=col)
                 paths += figures.save_figure(fig, out / "figures" / "p_outage_heatmap",
@@ -118,3 +120,9 @@ def figures_dir(out: str | Path) -> list[Path]:
             paths += figures.save_figure(fig, out / "figures" / "blackout", metadata=meta)
             plt.close(fig)
     return paths
+
+
+def _p_column(summary: pd.DataFrame, horizon: float) -> str:
+    from vnetsim.survival import _tag
+
+    return _tag(horizon)

@@ -228,9 +228,9 @@ class SweepStore:
         self.runs_dir = self.out / "runs"
 
     def done_ids(self) -> set[str]:
+        ids = self._consolidated_ids()
         if not self.runs_dir.exists():
-            return set()
-        ids = set()
+            return ids
         for p in self.runs_dir.glob("*.parquet"):
             try:
                 if pd.read_parquet(p, columns=["run_id"]).shape[0] == 1:
@@ -238,6 +238,14 @@ class SweepStore:
             except Exception:  # a damaged file: its run is redone
                 p.unlink(missing_ok=True)
         return ids
+
+    def _consolidated(self) -> pd.DataFrame:
+        p = self.out / "runs.parquet"
+        return pd.read_parquet(p) if p.exists() else pd.DataFrame()
+
+    def _consolidated_ids(self) -> set[str]:
+        df = self._consolidated()
+        return set(df["run_id"]) if not df.empty else set()
 
     def write_row(self, row: dict[str, Any]) -> None:
         self.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -247,10 +255,16 @@ class SweepStore:
         os.replace(tmp, final)
 
     def load(self) -> pd.DataFrame:
+        """Every finished run: per-run files plus the consolidated table (which lets a
+        committed result directory without ``runs/`` be resumed or extended)."""
         files = sorted(self.runs_dir.glob("*.parquet")) if self.runs_dir.exists() else []
-        if not files:
+        parts = [pd.read_parquet(p) for p in files]
+        old = self._consolidated()
+        if not old.empty:
+            parts.append(old)
+        if not parts:
             return pd.DataFrame()
-        df = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+        df = pd.concat(parts, ignore_index=True).drop_duplicates("run_id", keep="first")
         return df.sort_values("run_id", kind="stable").reset_index(drop=True)
 
     def manifest_path(self) -> Path:
