@@ -105,3 +105,11 @@ def test_sweep_bad_input_exits_2(tmp_path, capsys) -> None:
     assert "guest.smp: 99 is out of range" in capsys.readouterr().err
     assert main(["analyze", str(tmp_path / "nowhere")]) == 2
     assert "not a sweep directory" in capsys.readouterr().err
+
+
+def test_demo_runs_old_then_new_on_the_same_seed(capsys) -> None:
+    assert main(["demo", "--horizon", "1", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "== old driver (nanos-0.1.54) ==" in out
+    assert "== fixed driver (nanos-0.1.55), same seed ==" in out
+    assert out.count("seed 3") >= 2

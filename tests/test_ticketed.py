@@ -93,7 +93,8 @@ def test_ticket_handoff_in_order_delivers_a_two_buffer_frame() -> None:
     assert [fid for _, fid in stack.delivered] == [1]
     assert c.d2_stale_reads == 0
     assert c.misframed_buffers == 0
-    assert events(trace) == [(0, "first")]
+    assert events(trace) == [(0, "ticket"), (0, "first"), (1, "ticket")]
+    assert "read rx->hdr head of 1 buffer(s)" in trace.events[-1][3]
 
 
 def test_one_vcpu_never_reads_its_own_store_stale() -> None:
@@ -127,8 +128,11 @@ def test_d2_first_misframes_a_continuation_and_starts_a_swallow_of_v_buffers() -
     assert stack.delivered == []  # nothing reached lwIP during the swallow
     d.process(CPU[0], 6000 * NS, 104, frame(4, 1), 0)
     assert [fid for _, fid in stack.delivered] == [4]  # self-recovery
-    assert [ev for _, ev in events(trace)] == [
+    assert [ev for _, ev in events(trace) if ev != "ticket"] == [
         "first", "misframe", "first", "swallow", "swallow-exit"]
+    tickets = [d for _, _, ev, d in trace.events if ev == "ticket"]
+    assert tickets[1].startswith("ticket 1: buffer 101 = frame 1 part 2/2")
+    assert "read rx->hdr STALE empty" in tickets[1]
     assert c.frames_dropped_guest == 1  # frame 1, whose head was orphaned
 
 

@@ -37,10 +37,20 @@ def _scenario_from_args(args: argparse.Namespace) -> ScenarioConfig:
 
 
 def _print_trace(result: RunResult, limit: int = 40) -> None:
+    """The traced events around the misframe that started the first swallow (or the last)."""
     if not result.trace:
         return
-    print(f"\nlast {min(limit, len(result.trace))} traced events before the outage:")
-    for t, cpu, event, detail in result.trace[-limit:]:
+    events = list(result.trace)
+    names = [e[2] for e in events]
+    if "swallow" in names:
+        i = names.index("swallow")
+        j = max((k for k in range(i) if names[k] == "misframe"), default=i)
+        shown = events[max(0, j - (limit - 8)): i + 8]
+        print("\ntraced events around the misframe that started the swallow:")
+    else:
+        shown = events[-limit:]
+        print(f"\nlast {len(shown)} traced events:")
+    for t, cpu, event, detail in shown:
         who = f"vCPU {cpu}" if cpu >= 0 else "kernel"
         print(f"  {t:14.9f} s  {who:>7}  {event:<12} {detail}")
 

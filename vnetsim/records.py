@@ -37,12 +37,30 @@ class Trace:
         self.enabled = limit > 0
         self.events: deque[tuple[float, int, str, str]] = deque(maxlen=max(limit, 1))
         self.snapshot: list[tuple[float, int, str, str]] = []
+        self.prefix: list[tuple[float, int, str, str]] = []  # frozen when a swallow starts
+        self.count = 0  # events ever added
+        self._frozen_at = 0
 
     def add(self, t: float, cpu: int, event: str, detail: str = "") -> None:
         self.events.append((t, cpu, event, detail))
+        self.count += 1
 
     def freeze_before(self, t: float) -> list[tuple[float, int, str, str]]:
         return [e for e in self.events if e[0] <= t]
+
+    def freeze_prefix(self) -> None:
+        """Keep the events that led to the mechanism's onset, whatever follows."""
+        if not self.prefix:
+            self.prefix = list(self.events)
+            self._frozen_at = self.count
+
+    def around_onset(self) -> list[tuple[float, int, str, str]]:
+        """The frozen prefix plus a quarter of the limit of events after it."""
+        if not self.prefix:
+            return list(self.events)
+        first_later = self._frozen_at - (self.count - len(self.events))
+        later = list(self.events)[max(first_later, 0):]
+        return self.prefix + later[: max(1, (self.events.maxlen or 4) // 4)]
 
 
 @dataclass(frozen=True, slots=True)

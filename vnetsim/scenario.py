@@ -207,7 +207,10 @@ def _result(cfg: ScenarioConfig, seq: np.random.SeedSequence, m: Model,
     first = getattr(driver, "first_swallow", None)
     trace: tuple[tuple[float, int, str, str], ...] = ()
     if m.trace.enabled:
-        events = m.trace.snapshot if observed and m.trace.snapshot else list(m.trace.events)
+        if m.trace.prefix:
+            events = m.trace.around_onset()
+        else:
+            events = m.trace.snapshot if observed and m.trace.snapshot else list(m.trace.events)
         cut = onset + cfg.detector.silence_s if observed else float("inf")
         trace = tuple(e for e in events if e[0] <= cut)
     entropy = seq.entropy if isinstance(seq.entropy, int) else 0

@@ -13,7 +13,7 @@ a per-version trait (``RefillTraits``), not a separate mechanism:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vnetsim.rng import Draws
 
@@ -38,11 +38,11 @@ class RefillTraits:
     big_buffers_without_mrg: bool  # 65,528-byte buffers with TSO and no MRG (0.1.50+)
 
 
-class Stack:
+class Stack(Protocol):
     """What the driver hands packets to (lwIP + the guest application)."""
 
-    def deliver(self, t: float, frame: Frame) -> None:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def deliver(self, t: float, frame: Frame) -> None:
+        """The packet reaches lwIP at ``t`` (which may be ahead of the clock)."""
 
 
 class DriverBase:

@@ -97,6 +97,8 @@ class TicketedReassembly(DriverBase):
         # pending stores: (visible_at, seq, value, writer vCPU)
         self._stores: list[tuple[float, int, Head | None, int]] = []
         self._seq = 0
+        self.tickets = 0  # tickets handed out so far (the next buffer's ticket)
+        self._stale = False  # whether the last read saw a value older than a released store
         self.swallow_head: Head | None = None
         self.first_swallow: tuple[float, int] | None = None  # (mechanism onset, V)
 
@@ -112,6 +114,7 @@ class TicketedReassembly(DriverBase):
         (store forwarding), so one vCPU alone can never read a stale value.
         """
         stores = self._stores
+        self._stale = False
         while stores and stores[0][0] <= t:
             value = stores.pop(0)[2]
             prev = self.hdr
@@ -123,6 +126,7 @@ class TicketedReassembly(DriverBase):
             if own:
                 return own[-1][2]
             self.c.d2_stale_reads += 1  # a released store is not visible yet
+            self._stale = True
         return self.hdr
 
     def _orphan(self, head: Head) -> None:
@@ -168,6 +172,14 @@ class TicketedReassembly(DriverBase):
         if a > pre.next:
             a = pre.stretch(t0, a - t0)
         hdr = self._read(a, cpu.index)
+        self.tickets += 1
+        if self.trace.enabled:
+            waited = f"spun {(a - t0) * 1e9:.0f} ns" if a > t0 else "no wait"
+            seen = "empty" if hdr is None else f"head of {len(hdr.bufs)} buffer(s)"
+            self.trace.add(a, cpu.index, "ticket",
+                           f"ticket {self.tickets - 1}: buffer {buf} = frame {frame.fid} part "
+                           f"{pos + 1}/{frame.nbuf}; {waited}; read rx->hdr "
+                           f"{'STALE ' if self._stale else ''}{seen}")
         if hdr is None:
             return self._first_buffer(cpu, a, buf, frame, pos)
         return self._continuation(cpu, a, hdr, buf, frame, pos)
@@ -286,6 +298,8 @@ class TicketedReassembly(DriverBase):
         self.swallow_head = head
         if self.first_swallow is None:
             self.first_swallow = (head.t_created, head.v)
+            if self.trace.enabled:
+                self.trace.freeze_prefix()
         if self.trace.enabled:
             self.trace.add(t, cpu.index, "swallow", f"bogus head claims {head.v} buffers")
 
