@@ -63,7 +63,10 @@ class IrqHandler:
         vcpus = self.runloop.vcpus
         cpu = vcpus.cpus[self.irq_cpu]
         # Interrupts are off while the vCPU drains the completion queue or is preempted.
-        t = cpu.preempt.stretch(max(now, vcpus.runloop_exit_time(self.irq_cpu)), 0.0)
+        t = max(now, vcpus.runloop_exit_time(self.irq_cpu))
+        pre = cpu.preempt
+        if t >= pre.next:
+            t = pre.stretch(t, 0.0)
         if t > now:
             self._call_at(t)
             return
@@ -75,7 +78,9 @@ class IrqHandler:
             vcpus.take_from_pool(self.irq_cpu)
         else:
             vcpus.leave_heap(self.irq_cpu)
-        done = cpu.preempt.stretch(now, self.t_entry)
+        done = now + self.t_entry
+        if done > pre.next:
+            done = pre.stretch(now, self.t_entry)
         batch = []
         vq, meta = self.vq, self.ring.used_meta
         while True:

@@ -148,9 +148,12 @@ class SweepSpec:
         return np.random.SeedSequence(self.root_seed,
                                       spawn_key=(replicate, self.workload_key(point)))
 
-    def run_id(self, point: dict[str, Any], replicate: int) -> str:
+    def point_key(self, point: dict[str, Any]) -> str:
         blob = json.dumps(point, sort_keys=True, default=str).encode()
-        return f"{hashlib.sha256(blob).hexdigest()[:12]}-r{replicate:05d}"
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    def run_id(self, point: dict[str, Any], replicate: int) -> str:
+        return f"{self.point_key(point)}-r{replicate:05d}"
 
     def identity(self) -> str:
         """Hash of everything that decides a run's result (not the replicate count)."""
@@ -363,8 +366,8 @@ class _LocalBackend:
     def wait_any(self, futures: set[Any]) -> set[Any]:
         return wait(futures, return_when=FIRST_COMPLETED)[0]
 
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        self.pool.shutdown(wait=wait, cancel_futures=True)
 
 
 class _DaskBackend:
@@ -383,7 +386,7 @@ class _DaskBackend:
 
         return set(dwait(list(futures), return_when="FIRST_COMPLETED").done)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         self.client.close()
 
 
@@ -426,7 +429,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
     by_point: dict[str, list[dict[str, Any]]] = {}
     if not existing.empty:
         for row in existing.to_dict("records"):
-            by_point.setdefault(str(row["run_id"]).rsplit("-r", 1)[0], []).append(row)
+            by_point.setdefault(_key_of(str(row["run_id"])), []).append(row)
 
     backend: Any = (_DaskBackend(scheduler, scheduler_file) if backend_name == "dask"
                     else _LocalBackend(workers or os.cpu_count() or 1))
@@ -436,8 +439,8 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
     prog.done = 0 if not early else len(done)
     bar = _bar(prog, progress)
 
-    next_rep = {spec.run_id(p, 0).rsplit("-r", 1)[0]: 0 for p in spec.points()}
-    point_of = {spec.run_id(p, 0).rsplit("-r", 1)[0]: p for p in spec.points()}
+    point_of = {spec.point_key(p): p for p in spec.points()}
+    next_rep = dict.fromkeys(point_of, 0)
     in_wave: dict[str, int] = {}
 
     def refill_waves() -> None:
@@ -474,6 +477,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
         refill_waves()
 
     futures: dict[Any, Task] = {}
+    interrupted = False
     try:
         while pending or futures:
             while pending and len(futures) < 2 * backend.slots:
@@ -491,18 +495,25 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
                     bar.set_postfix(outages=prog.outages, censored=prog.censored,
                                     errors=prog.errors, refresh=False)
                 if early:
-                    key = task.run_id.rsplit("-r", 1)[0]
+                    key = _key_of(task.run_id)
                     by_point.setdefault(key, []).append(row)
                     in_wave[key] -= 1
                     if not in_wave[key]:
                         refill_waves()
+    except KeyboardInterrupt:
+        interrupted = True  # finished runs are on disk; rerun the command to go on
+        raise
     finally:
-        backend.close()
+        backend.close(wait=not interrupted)
         if bar is not None:
             bar.close()
     manifest["sessions"][-1]["end"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     store.write_manifest(manifest)
     return store.consolidate()
+
+
+def _key_of(run_id: str) -> str:
+    return run_id.rsplit("-r", 1)[0]
 
 
 def _bar(prog: Progress, enabled: bool) -> Any:

@@ -164,7 +164,8 @@ class VCpuSet:
             self._pool_ref = pool_t
             self.passes += 1
             cpu = self.cpus[who]
-            t_real = cpu.preempt.stretch(pool_t, 0.0)
+            pre = cpu.preempt
+            t_real = pre.stretch(pool_t, 0.0) if pool_t >= pre.next else pool_t
             if t_real == pool_t:
                 return pool_t, cpu
             heapq.heappush(heap, (t_real, who))  # preempted at its pass: it comes later
