@@ -87,7 +87,7 @@ def test_sweep_analyze_and_figures_commands(tmp_path, capsys) -> None:
     assert main(["analyze", str(out)]) == 0
     text = capsys.readouterr().out
     assert "median_label" in text
-    assert "log-rank" in text
+    assert "log-rank tests between values of design" in text
     for name in ("summary", "km", "censor", "logrank"):
         assert (out / "analysis" / f"{name}.csv").exists()
         assert (out / "analysis" / f"{name}.parquet").exists()

@@ -354,7 +354,12 @@ def km_figure(km: pd.DataFrame, censor: pd.DataFrame, *, facet: str | None = "sm
 
     hue_levels = _levels(km[hue], hue_order)
     colours = _palette(hue_levels)
-    styles = _linestyles(hue_levels)
+    # Survival curves of immune designs coincide at 100 %: a dash pattern per level keeps
+    # every one of them visible where they overlap.
+    dashes = ("-", "--", ":", "-.")
+    # (colours repeat after eight levels; the shift keeps colour + dash unique to 32 levels)
+    styles = {lv: dashes[(i + i // len(OKABE_ITO)) % len(dashes)]
+              for i, lv in enumerate(hue_levels)}
     band_alpha = 0.18 if len(hue_levels) <= 3 else 0.10
     with paper_style():
         panels = _facet_groups(km, facet)

@@ -64,7 +64,8 @@ def format_summary(tables: dict[str, pd.DataFrame], by: list[str],
                            "display.float_format", lambda v: f"{v:.4g}"):
         text = s[cols].to_string(index=False)
         if "logrank" in tables and not tables["logrank"].empty:
-            text += "\n\nlog-rank tests between designs:\n"
+            compare = "design" if "design" in by else (by[0] if by else "design")
+            text += f"\n\nlog-rank tests between values of {compare}:\n"
             text += tables["logrank"].to_string(index=False)
     return text
 
