@@ -143,14 +143,18 @@ def build(cfg: ScenarioConfig, seed: int | np.random.SeedSequence) -> Model:
                  notifier, backend, net, clients, redis, prober, lan, app, detector, mrg, tso)
 
 
+class ModelError(RuntimeError):
+    """The model broke one of its own invariants: a bug in vnetsim, never an outage."""
+
+
 def check_invariants(m: Model) -> dict[str, int]:
-    """Buffer and frame conservation; raises ``AssertionError`` naming what broke."""
+    """Buffer and frame conservation; raises ``ModelError`` naming what broke."""
     c, vq, ring, pool, driver = m.counters, m.vq, m.ring, m.pool, m.driver
     in_ring = vq.avail_pending() + ring.pending_count()
     in_flight = len(m.backend.unpublished) + vq.used_pending() + driver.held
     free = pool.free_count()
     if pool.live != in_ring + in_flight + free + pool.leaked:
-        raise AssertionError(
+        raise ModelError(
             f"buffer conservation: allocated {pool.live} != in ring {in_ring} + in flight "
             f"{in_flight} + free {free} + leaked {pool.leaked}")
     resolved = c.frames_delivered + c.frames_dropped + c.frames_swallowed
@@ -159,12 +163,12 @@ def check_invariants(m: Model) -> dict[str, int]:
                       + sum(1 for _, p in ring.used_meta if p == 0))
     live_heads = _live_genuine_heads(driver)
     if not driver.halted and frames_in_flight != firsts_pending + live_heads:
-        raise AssertionError(
+        raise ModelError(
             f"frame conservation: offered {c.frames_offered} - delivered {c.frames_delivered} "
             f"- dropped {c.frames_dropped} - swallowed {c.frames_swallowed} = "
             f"{frames_in_flight} != in tap/ring {firsts_pending} + heads {live_heads}")
     if c.frames_dropped != c.frames_dropped_tap + c.frames_dropped_guest:
-        raise AssertionError("frames_dropped != tap drops + guest drops")
+        raise ModelError("frames_dropped != tap drops + guest drops")
     return {"in_ring": in_ring, "in_flight": in_flight, "free": free,
             "frames_in_flight": frames_in_flight}
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import platform
 import socket
@@ -41,7 +42,6 @@ import time
 import tomllib
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ import pandas as pd
 
 from vnetsim.config import ConfigError, ScenarioConfig, _suggest
 from vnetsim.presets import preset
+from vnetsim.records import RESULT_FIELDS
 
 AXIS_ALIASES = {"smp": "guest.smp", "load_rps": "workload.load_rps", "design": "driver.design"}
 _TOP_KEYS = ("name", "base", "replicates", "root_seed", "horizon_s", "set", "axes")
@@ -198,9 +199,7 @@ def run_task(cfg_dict: dict[str, Any], root_seed: int, spawn_key: tuple[int, ...
     """Simulate one (point, replicate); never raises: errors become a row."""
     from vnetsim.scenario import simulate
 
-    row: dict[str, Any] = dict(meta)
-    row["seed_entropy"] = root_seed
-    row["spawn_key"] = ",".join(map(str, spawn_key))
+    row = _base_row(root_seed, spawn_key, meta)
     try:
         cfg = ScenarioConfig.from_dict(cfg_dict, source="sweep point")
         result = simulate(cfg, np.random.SeedSequence(root_seed, spawn_key=spawn_key))
@@ -212,6 +211,22 @@ def run_task(cfg_dict: dict[str, Any], root_seed: int, spawn_key: tuple[int, ...
     except Exception as err:  # recorded, never lost: the sweep goes on
         row["error"] = f"{type(err).__name__}: {err}"
         row["traceback"] = traceback.format_exc(limit=8)
+    return row
+
+
+def _base_row(root_seed: int, spawn_key: tuple[int, ...], meta: dict[str, Any]
+              ) -> dict[str, Any]:
+    row: dict[str, Any] = dict(meta)
+    row["seed_entropy"] = root_seed
+    row["spawn_key"] = ",".join(map(str, spawn_key))
+    return row
+
+
+def failed_row(args: tuple[Any, ...], error: str) -> dict[str, Any]:
+    """The row of a run that produced no result (worker killed, timed out, lost)."""
+    _, root_seed, spawn_key, meta = args
+    row = _base_row(root_seed, spawn_key, meta)
+    row["error"] = error
     return row
 
 
@@ -268,6 +283,7 @@ class SweepStore:
         if not parts:
             return pd.DataFrame()
         df = pd.concat(parts, ignore_index=True).drop_duplicates("run_id", keep="first")
+        df = df[_canonical_columns(list(df.columns))]
         return df.sort_values("run_id", kind="stable").reset_index(drop=True)
 
     def manifest_path(self) -> Path:
@@ -355,19 +371,96 @@ class Progress:
             self.censored += 1
 
 
-class _LocalBackend:
-    def __init__(self, workers: int) -> None:
-        self.pool = ProcessPoolExecutor(max_workers=workers)
-        self.slots = workers
+class _ChildRun:
+    """One run in its own forked process: a crash or a hang costs only this run."""
 
-    def submit(self, *args: Any) -> Future[dict[str, Any]]:
-        return self.pool.submit(run_task, *args)
+    def __init__(self, ctx: Any, args: tuple[Any, ...], timeout: float | None) -> None:
+        self.args = args
+        self.recv, send = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_child_main, args=(send, args), daemon=True)
+        self.proc.start()
+        send.close()
+        self.deadline = time.monotonic() + timeout if timeout else math.inf
+        self.timeout = timeout
+        self._row: dict[str, Any] | None = None
+
+    def poll(self, now: float) -> bool:
+        """True once the run has a row (result, crash or timeout)."""
+        if self._row is not None:
+            return True
+        if self.recv.poll():
+            try:
+                self._row = self.recv.recv()
+            except (EOFError, OSError):
+                self._row = None
+            if self._row is not None:
+                self.proc.join()
+                return True
+        if not self.proc.is_alive():
+            self.proc.join()
+            code = self.proc.exitcode
+            how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            self._row = failed_row(self.args, f"WorkerDied: the run's process ended ({how}) "
+                                              "without a result")
+            return True
+        if now >= self.deadline:
+            self.proc.kill()
+            self.proc.join()
+            self._row = failed_row(self.args, f"RunTimeout: no result after {self.timeout:g} s")
+            return True
+        return False
+
+    def result(self) -> dict[str, Any]:
+        assert self._row is not None
+        self.recv.close()
+        return self._row
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join()
+
+
+def _child_main(send: Any, args: tuple[Any, ...]) -> None:
+    send.send(run_task(*args))
+    send.close()
+
+
+class _LocalBackend:
+    """Local processes, one per run (forked), at most ``workers`` at a time."""
+
+    def __init__(self, workers: int, run_timeout: float | None = None) -> None:
+        import multiprocessing as mp
+
+        self.ctx = mp.get_context("fork")
+        self.slots = workers
+        self.run_timeout = run_timeout
+        self.running: set[_ChildRun] = set()
+
+    def submit(self, *args: Any) -> _ChildRun:
+        child = _ChildRun(self.ctx, args, self.run_timeout)
+        self.running.add(child)
+        return child
 
     def wait_any(self, futures: set[Any]) -> set[Any]:
-        return wait(futures, return_when=FIRST_COMPLETED)[0]
+        from multiprocessing.connection import wait as mp_wait
+
+        while True:
+            now = time.monotonic()
+            done = {f for f in futures if f.poll(now)}
+            if done:
+                self.running -= done
+                return done
+            waits = [f.recv for f in futures] + [f.proc.sentinel for f in futures]
+            nearest = min(f.deadline for f in futures) - now
+            mp_wait(waits, timeout=min(max(nearest, 0.0), 1.0))
 
     def close(self, wait: bool = True) -> None:
-        self.pool.shutdown(wait=wait, cancel_futures=True)
+        for child in list(self.running):
+            if wait and child.deadline == math.inf:
+                child.proc.join()
+            child.kill()
+        self.running.clear()
 
 
 class _DaskBackend:
@@ -412,12 +505,17 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
               scheduler: str | None = None, scheduler_file: str | None = None,
               progress: bool = True, min_events: int | None = None,
               target_ci_width: float | None = None, wave: int = 4,
+              run_timeout: float | None = None,
               on_row: Callable[[dict[str, Any]], None] | None = None) -> pd.DataFrame:
     """Run what is missing of ``spec`` into ``out`` and return the consolidated table.
 
     With ``min_events`` or ``target_ci_width`` set, replicates are added per point in waves of
     ``wave`` and a point stops once its completed replicates meet the rule; which replicates
     exist therefore depends only on the results, not on timing or worker count.
+
+    Locally every run has its own process: a run that raises, is killed (segfault, OOM,
+    SIGKILL) or exceeds ``run_timeout`` seconds becomes a row with its error, and the others go
+    on. On Dask, a lost worker's runs are redone elsewhere by the scheduler.
     """
     store = SweepStore(out)
     backend_name = "dask" if (scheduler or scheduler_file) else "local"
@@ -432,7 +530,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
             by_point.setdefault(_key_of(str(row["run_id"])), []).append(row)
 
     backend: Any = (_DaskBackend(scheduler, scheduler_file) if backend_name == "dask"
-                    else _LocalBackend(workers or os.cpu_count() or 1))
+                    else _LocalBackend(workers or os.cpu_count() or 1, run_timeout))
     pending: list[Task]
     pending = [] if early else [t for t in spec.tasks() if t.run_id not in done]
     prog = Progress(total=len(pending) if not early else spec.replicates * len(spec.points()))
@@ -476,16 +574,20 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
                 next_rep[key] = min(spec.replicates, next_rep[key] + wave)
         refill_waves()
 
-    futures: dict[Any, Task] = {}
+    futures: dict[Any, tuple[Task, tuple[Any, ...]]] = {}
     interrupted = False
     try:
         while pending or futures:
             while pending and len(futures) < 2 * backend.slots:
                 task = pending.pop(0)
-                futures[backend.submit(*_task_args(spec, task))] = task
+                args = _task_args(spec, task)
+                futures[backend.submit(*args)] = (task, args)
             for fut in backend.wait_any(set(futures)):
-                task = futures.pop(fut)
-                row = fut.result()
+                task, args = futures.pop(fut)
+                try:
+                    row = fut.result()
+                except Exception as err:  # e.g. Dask gave up on a task after lost workers
+                    row = failed_row(args, f"{type(err).__name__}: {err}")
                 store.write_row(row)
                 prog.add(row)
                 if on_row is not None:
@@ -510,6 +612,19 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
     manifest["sessions"][-1]["end"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     store.write_manifest(manifest)
     return store.consolidate()
+
+
+_META_COLUMNS = ("run_id", "sweep", "replicate")
+_TAIL_COLUMNS = ("seed_entropy", "spawn_key", "error", "traceback", "design_resolved",
+                 *(f for f in RESULT_FIELDS if f not in ("design", "seed")))
+
+
+def _canonical_columns(cols: list[str]) -> list[str]:
+    """Meta, then axes (as declared), then results: the same order whatever ran first."""
+    meta = [c for c in _META_COLUMNS if c in cols]
+    tail = [c for c in _TAIL_COLUMNS if c in cols]
+    axes = [c for c in cols if c not in meta and c not in tail]
+    return meta + axes + tail
 
 
 def _key_of(run_id: str) -> str:
