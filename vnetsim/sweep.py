@@ -422,6 +422,10 @@ class _ChildRun:
 
 
 def _child_main(send: Any, args: tuple[Any, ...]) -> None:
+    import tracemalloc
+
+    if tracemalloc.is_tracing():  # a parent measuring its own memory: not the runs'
+        tracemalloc.stop()
     send.send(run_task(*args))
     send.close()
 
