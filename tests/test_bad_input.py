@@ -489,32 +489,40 @@ _AXES = st.lists(
     max_size=3).map(_unique_by_path)
 _SET = st.lists(_SWEEP_KEY.flatmap(lambda k: st.tuples(st.just(k), _value_for_key(k))),
                 max_size=3).map(_unique_by_path)
-def mostly(good: st.SearchStrategy[Any], bad: st.SearchStrategy[Any],
-           one_in: int) -> st.SearchStrategy[Any]:
-    """``bad`` once in ``one_in`` draws: top-level errors must not hide the per-point ones."""
-    return st.integers(0, one_in - 1).flatmap(lambda i: bad if i == 0 else good)
-
-
-_COUNT = mostly(st.integers(0, 4), st.one_of(
-    st.integers(-3, 0), st.sampled_from([10**20, 1.0, 2.5, True, False, "3", []])), 4)
-_HORIZON = mostly(st.sampled_from([1e-6, 0.05, 60, 1e7]), st.one_of(
-    st.sampled_from([0, 0.0, -1, 1e-7, 1e8, HUGE, True, "60", math.nan, math.inf, -math.inf]),
-    st.floats(allow_nan=True, allow_infinity=True)), 3)
-SWEEP_DOC = st.builds(
+# Known keys and non-empty value lists: the per-point checks of values get exercised.
+_KNOWN_KEY = st.sampled_from(_SWEEP_KEYS)
+_AXES_KNOWN = st.lists(_KNOWN_KEY.flatmap(lambda k: st.tuples(st.just(k), st.one_of(
+    st.lists(_value_for_key(k), min_size=1, max_size=3, unique_by=repr), _good_axis(k)))),
+    max_size=3).map(_unique_by_path)
+_SET_KNOWN = st.lists(_KNOWN_KEY.flatmap(lambda k: st.tuples(st.just(k), _value_for_key(k))),
+                      max_size=2).map(_unique_by_path)
+_COUNT = st.one_of(st.integers(0, 4), st.integers(-3, 0),
+                   st.sampled_from([10**20, 1.0, 2.5, True, False, "3", []]))
+_GOOD_HORIZON = st.sampled_from([1e-6, 0.05, 60, 1e7])
+_HORIZON = st.one_of(_GOOD_HORIZON, st.sampled_from([0, 0.0, -1, 1e-7, 1e8, HUGE, True, "60",
+                                                     math.nan, math.inf, -math.inf]),
+                     st.floats(allow_nan=True, allow_infinity=True))
+# A bad preset name or a missing base file gives a message without the sweep file name
+# (xfail below): bases here are presets, a real file, or not strings.
+_GOOD_BASE = st.sampled_from([*sorted(PRESETS), "scen.toml"])
+_ANY_TOP = st.builds(
     lambda known, extra: known | extra,
     st.fixed_dictionaries({}, optional={
         "name": st.one_of(st.text(max_size=8), st.integers(), st.booleans()),
-        # A bad preset name or a missing base file gives a message without the sweep file
-        # name (xfail below): bases here are presets, a real file, or not strings.
-        "base": mostly(st.sampled_from([*sorted(PRESETS), "scen.toml"]),
-                       st.sampled_from([1, True, [], ["nanos-2099"]]), 6),
+        "base": st.one_of(_GOOD_BASE, st.sampled_from([1, True, [], ["nanos-2099"]])),
         "replicates": _COUNT, "root_seed": _COUNT, "horizon_s": _HORIZON,
-        "set": mostly(_SET, JUNK_TOML, 8),
-        "axes": mostly(_AXES, JUNK_TOML, 8),
+        "set": st.one_of(_SET, JUNK_TOML),
+        "axes": st.one_of(_AXES, JUNK_TOML),
     }),
-    mostly(st.just({}), st.dictionaries(KEY.filter(lambda k: k not in sweep_mod._TOP_KEYS),
-                                        JUNK_TOML, min_size=1, max_size=1), 10),
+    st.dictionaries(KEY.filter(lambda k: k not in sweep_mod._TOP_KEYS), JUNK_TOML, max_size=1),
 )
+# Valid top-level keys, so that the per-point checks ([set], [axes]) get exercised too.
+_CLEAN_TOP = st.fixed_dictionaries(
+    {"set": _SET_KNOWN, "axes": _AXES_KNOWN},
+    optional={"name": st.text(max_size=8), "base": _GOOD_BASE,
+              "replicates": st.integers(1, 4), "root_seed": st.integers(0, 2**64),
+              "horizon_s": _GOOD_HORIZON})
+SWEEP_DOC = st.one_of(_CLEAN_TOP, _ANY_TOP)
 
 
 def check_sweep_as_written(spec: SweepSpec, doc: dict[str, Any], root: Path) -> None:
@@ -683,6 +691,7 @@ SWEEP_OPTS = st.fixed_dictionaries({}, optional={
     "--min-events": st.sampled_from(["0", "-3", "x", "5"]),
     # nan/inf are accepted (xfail below)
     "--target-ci-width": st.sampled_from(["0", "-0.5", "x", "0.3", "-inf"]),
+    "--run-timeout": st.sampled_from(["0", "-1", "x", "30"]),
     "--no-progress": st.just(None),
     "--out": st.sampled_from(["out", None]),
 })
@@ -709,7 +718,8 @@ def test_cli_sweep_refuses_bad_input_with_one_line_or_starts_a_valid_sweep(
         _assert_refused_cleanly(kind, code, err)
         if kind == "rc":
             assert path.name in err or any(f in err for f in ("--workers", "--min-events",
-                                                               "--target-ci-width")), err
+                                                               "--target-ci-width",
+                                                               "--run-timeout")), err
         return
     spec, kw = code.args_[0], code.kwargs
     assert err == ""
@@ -722,6 +732,8 @@ def test_cli_sweep_refuses_bad_input_with_one_line_or_starts_a_valid_sweep(
     assert kw["min_events"] is None or kw["min_events"] > 0
     t = kw["target_ci_width"]
     assert t is None or (math.isfinite(t) and t > 0)
+    rt = kw.get("run_timeout")
+    assert rt is None or rt > 0
 
 
 def test_cli_run_valid_short_run_exits_0(capsys) -> None:
@@ -925,7 +937,7 @@ def test_set_value_with_trailing_toml_is_refused() -> None:
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "cli.py:27 splices --design into `driver.design=\"...\"` unescaped: "
+    "cli.py _scenario_from_args (line 28) splices --design into `driver.design=\"...\"` unescaped: "
     "`--design 'nanos-0.1.55\" #'` and `--design '\\u006fld'` are accepted as other designs"))
 @pytest.mark.parametrize("design", ['nanos-0.1.55" #', "\\u006fld"])
 def test_cli_design_text_is_taken_literally(no_runs, capsys, design) -> None:
@@ -937,13 +949,16 @@ def test_cli_design_text_is_taken_literally(no_runs, capsys, design) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "cli.py:108 checks `value <= 0` only: `sweep --target-ci-width nan` (never stops) and "
-    "`inf` (always stops) reach run_sweep"))
-@pytest.mark.parametrize("width", ["nan", "inf"])
-def test_cli_sweep_non_finite_target_ci_width_exits_2(files, no_runs, capsys, width) -> None:
+    "cli.py cmd_sweep (line 110) checks `value <= 0` only: `sweep --target-ci-width nan` "
+    "(never stops), `--target-ci-width inf` (always stops) and `--run-timeout nan` reach "
+    "run_sweep"))
+@pytest.mark.parametrize(("flag", "value"), [("--target-ci-width", "nan"),
+                                             ("--target-ci-width", "inf"),
+                                             ("--run-timeout", "nan")])
+def test_cli_sweep_non_finite_options_exit_2(files, no_runs, capsys, flag, value) -> None:
     p = files("cli_sweep", 'replicates = 1\n[axes]\nsmp = [1]\n')
-    kind, code, err = _call(["sweep", str(p), "--out", str(files.root / "o"),
-                             "--target-ci-width", width], capsys)
+    kind, code, err = _call(["sweep", str(p), "--out", str(files.root / "o"), flag, value],
+                            capsys)
     _assert_refused_cleanly(kind, code, err)
 
 

@@ -1,4 +1,5 @@
-"""Faults during a sweep: a run that raises, hangs, or kills its process; a lost Dask worker.
+"""Faults during a sweep: runs that raise, hang or die; a lost Dask worker; a full or
+read-only disk.
 
 Local runs execute in forked processes, so a fault injected here by replacing
 ``vnetsim.sweep.run_task`` in this process reaches the children.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pandas as pd
 import pytest
 
 import vnetsim.sweep as sweep_mod
-from vnetsim.sweep import SweepSpec, run_sweep
+from vnetsim.sweep import StorageError, SweepSpec, run_sweep
 
 SPEC = {"name": "faults", "base": "nanos-2099", "replicates": 2, "root_seed": 5,
         "horizon_s": 0.4, "set": {"workload.http_connections": 32,
@@ -88,3 +90,54 @@ def test_a_lost_dask_worker_changes_no_row(tmp_path: Path) -> None:
     assert killed
     assert (df["error"] == "").all()
     pd.testing.assert_frame_equal(stable(df), stable(clean))
+
+
+def _mount_tmpfs(path: Path, size_bytes: int) -> None:
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_bytes}", "tmpfs", str(path)],
+                   check=True, capture_output=True)
+
+
+def _remount(path: Path, options: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{options}", str(path)], check=True,
+                   capture_output=True)
+
+
+def test_full_disk_then_read_only_then_rerun_loses_nothing(tmp_path: Path, capsys) -> None:
+    """A real small filesystem (tmpfs; the project's machines run tests as root)."""
+    from vnetsim.cli import main
+
+    spec = SweepSpec.from_dict({**SPEC, "replicates": 3})
+    clean = run_sweep(spec, tmp_path / "clean", workers=2, progress=False)
+    row_bytes = max(p.stat().st_size for p in (tmp_path / "clean" / "runs").glob("*"))
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    # room for the manifest and about four runs: the sweep of twelve fills it
+    _mount_tmpfs(mnt, -(-(16_384 + 4 * row_bytes) // 4096) * 4096)
+    try:
+        out = mnt / "out"
+        with pytest.raises(StorageError, match="No space left on device"):
+            run_sweep(spec, out, workers=2, progress=False)
+        written = sorted((out / "runs").glob("*.parquet"))
+        assert 0 < len(written) < 12
+        for p in written:  # every finished row is readable, none is partial
+            assert len(pd.read_parquet(p)) == 1
+        assert not list((out / "runs").glob("*.tmp*"))
+        _remount(mnt, "ro")
+        argv = ["sweep", "--out", str(out), "--workers", "2", "--no-progress"]
+        spec_file = tmp_path / "faults.toml"
+        spec_file.write_text(
+            'name = "faults"\nbase = "nanos-2099"\nreplicates = 3\nroot_seed = 5\n'
+            'horizon_s = 0.4\n[set]\n"workload.http_connections" = 32\n'
+            '"run.recovery_horizon_s" = 1\n[axes]\ndesign = ["old", "new"]\nsmp = [1, 4]\n')
+        assert main([argv[0], str(spec_file), *argv[1:]]) == 1
+        err = capsys.readouterr().err
+        assert "Read-only file system" in err
+        assert f"the {len(written)} runs finished so far are safe" in err
+        assert "Traceback" not in err
+        _remount(mnt, "rw,size=64m")
+        assert main([argv[0], str(spec_file), *argv[1:]]) == 0
+        resumed = pd.read_parquet(out / "runs.parquet")
+        assert resumed["run_id"].is_unique
+        pd.testing.assert_frame_equal(stable(resumed), stable(clean))
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False, capture_output=True)

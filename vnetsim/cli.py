@@ -18,6 +18,7 @@ from vnetsim.drivers import ALIASES, DESIGNS
 from vnetsim.presets import PRESETS, preset
 from vnetsim.records import RunResult
 from vnetsim.scenario import ModelError, simulate
+from vnetsim.sweep import StorageError
 
 
 def _scenario_from_args(args: argparse.Namespace) -> ScenarioConfig:
@@ -218,6 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"vnetsim: error: {err}", file=sys.stderr)
         return 2
+    except StorageError as err:
+        print(f"vnetsim: error: {err}", file=sys.stderr)
+        return 1
     except ModelError as err:  # a vnetsim bug, reported as such (not as an outage)
         print(f"vnetsim: model error (please report): {err}", file=sys.stderr)
         return 3

@@ -30,6 +30,7 @@ A run that raises is stored with its error and the sweep goes on.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -238,6 +239,15 @@ def _task_args(spec: SweepSpec, task: Task) -> tuple[Any, ...]:
 
 
 # -- storage ---------------------------------------------------------------------------
+def _discard(path: Path) -> None:
+    with contextlib.suppress(OSError):  # may itself fail on a read-only filesystem
+        path.unlink(missing_ok=True)
+
+
+class StorageError(RuntimeError):
+    """The sweep directory cannot be written (disk full, read-only, permissions)."""
+
+
 class SweepStore:
     """A sweep's directory: manifest, one Parquet file per run, consolidated table."""
 
@@ -254,7 +264,7 @@ class SweepStore:
                 if pd.read_parquet(p, columns=["run_id"]).shape[0] == 1:
                     ids.add(p.stem)
             except Exception:  # a damaged file: its run is redone
-                p.unlink(missing_ok=True)
+                _discard(p)
         return ids
 
     def _consolidated(self) -> pd.DataFrame:
@@ -266,11 +276,22 @@ class SweepStore:
         return set(df["run_id"]) if not df.empty else set()
 
     def write_row(self, row: dict[str, Any]) -> None:
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
         final = self.runs_dir / f"{row['run_id']}.parquet"
         tmp = final.with_suffix(f".tmp{os.getpid()}")
-        pd.DataFrame([row]).to_parquet(tmp, index=False)
-        os.replace(tmp, final)
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame([row]).to_parquet(tmp, index=False)
+            os.replace(tmp, final)
+        except OSError as err:
+            _discard(tmp)
+            raise self._storage_error(err) from None
+
+    def _storage_error(self, err: OSError) -> StorageError:
+        n = len(list(self.runs_dir.glob("*.parquet"))) if self.runs_dir.exists() else 0
+        return StorageError(
+            f"cannot write results to {self.out}: {err.strerror or err}; the {n} runs "
+            f"finished so far are safe in {self.runs_dir}; make room (or make it writable) "
+            "and rerun the same command to go on")
 
     def load(self) -> pd.DataFrame:
         """Every finished run: per-run files plus the consolidated table (which lets a
@@ -294,17 +315,25 @@ class SweepStore:
         return json.loads(p.read_text()) if p.exists() else None
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
         tmp = self.manifest_path().with_suffix(".tmp")
-        tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str))
-        os.replace(tmp, self.manifest_path())
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str))
+            os.replace(tmp, self.manifest_path())
+        except OSError as err:
+            _discard(tmp)
+            raise self._storage_error(err) from None
 
     def consolidate(self) -> pd.DataFrame:
         df = self.load()
         if not df.empty:
             tmp = self.out / "runs.parquet.tmp"
-            df.to_parquet(tmp, index=False)
-            os.replace(tmp, self.out / "runs.parquet")
+            try:
+                df.to_parquet(tmp, index=False)
+                os.replace(tmp, self.out / "runs.parquet")
+            except OSError as err:
+                _discard(tmp)
+                raise self._storage_error(err) from None
         return df
 
 
@@ -606,7 +635,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
                     in_wave[key] -= 1
                     if not in_wave[key]:
                         refill_waves()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, StorageError):
         interrupted = True  # finished runs are on disk; rerun the command to go on
         raise
     finally:
@@ -653,4 +682,5 @@ def load_runs(out: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     return store.load(), manifest
 
 
-__all__ = ["SweepSpec", "SweepStore", "Task", "load_runs", "run_sweep", "run_task"]
+__all__ = ["StorageError", "SweepSpec", "SweepStore", "Task", "load_runs", "run_sweep",
+           "run_task"]
