@@ -15,6 +15,7 @@ strategy.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -27,6 +28,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 
 import vnetsim.cli as cli
 import vnetsim.sweep as sweep_mod
@@ -95,14 +97,20 @@ def _assert_valid(cfg: ScenarioConfig) -> None:
     assert cfg.workload.body_min_bytes <= cfg.workload.body_max_bytes
 
 
+def _event(name: str) -> None:
+    """Outcome statistics (``--hypothesis-show-statistics``); a no-op outside Hypothesis."""
+    with contextlib.suppress(InvalidArgument):
+        event(name)
+
+
 def _attempt(build: Callable[[], Any]) -> tuple[Any, str | None]:
     """(result, None) or (None, ConfigError message); any other exception propagates."""
     try:
         result = build()
     except ConfigError as err:
-        event("refused")
+        _event("refused")
         return None, str(err)
-    event("accepted")
+    _event("accepted")
     return result, None
 
 
@@ -606,12 +614,12 @@ def _call(argv: list[str], capsys) -> tuple[str, Any, str]:
     try:
         rc = main(argv)
     except SystemExit as e:
-        event("argparse error")
+        _event("argparse error")
         return "argparse", e.code, capsys.readouterr().err
     except _Started as s:
-        event("started")
+        _event("started")
         return "started", s, capsys.readouterr().err
-    event("refused")
+    _event("refused")
     return "rc", rc, capsys.readouterr().err
 
 

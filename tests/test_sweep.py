@@ -109,6 +109,11 @@ def test_a_directory_holding_another_sweep_is_refused(tmp_path: Path) -> None:
     other = SweepSpec.from_toml(mini(tmp_path, reps=1, horizon=0.7, name="other.toml"))
     with pytest.raises(ConfigError, match="holds a different sweep"):
         run_sweep(other, out, workers=1, progress=False)
+    df = run_sweep(other, out, workers=1, progress=False, replace=True)
+    assert len(df) == 4
+    aside = list(tmp_path.glob("out.replaced-*"))
+    assert len(aside) == 1
+    assert len(pd.read_parquet(aside[0] / "runs.parquet")) == 4  # the old results are kept
 
 
 def test_a_failing_run_becomes_a_row_with_its_error() -> None:

@@ -112,7 +112,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     df = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
                    scheduler_file=args.scheduler_file, progress=not args.no_progress,
                    min_events=args.min_events, target_ci_width=args.target_ci_width,
-                   run_timeout=args.run_timeout)
+                   run_timeout=args.run_timeout, replace=args.replace)
     ok = df[df["error"] == ""] if not df.empty else df
     print(f"{spec.name}: {len(df)} runs in {args.out} ({int(ok['event_observed'].sum())} "
           f"outages, {int((~ok['event_observed'].astype(bool)).sum())} censored, "
@@ -192,6 +192,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="... or once its hazard's 95%% interval is this narrow (relative)")
     sweep.add_argument("--run-timeout", type=float, metavar="SECONDS",
                        help="record a run that takes longer as an error (local backend)")
+    sweep.add_argument("--replace", action="store_true",
+                       help="if --out holds a different sweep, move it aside and start anew")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.set_defaults(func=cmd_sweep)
 

@@ -359,12 +359,18 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _manifest(spec: SweepSpec, store: SweepStore, backend: str) -> dict[str, Any]:
+def _manifest(spec: SweepSpec, store: SweepStore, backend: str,
+              replace: bool = False) -> dict[str, Any]:
     old = store.read_manifest()
     if old is not None and old.get("identity") != spec.identity():
-        raise ConfigError(
-            f"{store.out}: holds a different sweep ({old.get('name')!r}, identity "
-            f"{str(old.get('identity'))[:12]}); refusing to mix results (use another --out)")
+        if not replace:
+            raise ConfigError(
+                f"{store.out}: holds a different sweep ({old.get('name')!r}, identity "
+                f"{str(old.get('identity'))[:12]}); refusing to mix results (use another "
+                "--out, or --replace to move the old results aside)")
+        aside = store.out.with_name(f"{store.out.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(store.out, aside)  # nothing already computed is lost
+        old = None
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     m = old or {"name": spec.name, "identity": spec.identity(), "sessions": []}
     m.update({
@@ -538,7 +544,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
               scheduler: str | None = None, scheduler_file: str | None = None,
               progress: bool = True, min_events: int | None = None,
               target_ci_width: float | None = None, wave: int = 4,
-              run_timeout: float | None = None,
+              run_timeout: float | None = None, replace: bool = False,
               on_row: Callable[[dict[str, Any]], None] | None = None) -> pd.DataFrame:
     """Run what is missing of ``spec`` into ``out`` and return the consolidated table.
 
@@ -552,7 +558,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
     """
     store = SweepStore(out)
     backend_name = "dask" if (scheduler or scheduler_file) else "local"
-    manifest = _manifest(spec, store, backend_name)
+    manifest = _manifest(spec, store, backend_name, replace)
     store.write_manifest(manifest)
     done = store.done_ids()
     early = min_events is not None or target_ci_width is not None
