@@ -385,7 +385,8 @@ def km_figure(km: pd.DataFrame, censor: pd.DataFrame, *, facet: str | None = "sm
                    for lv in hue_levels]
         handles.append(Line2D([], [], color="0.3", marker="+", linestyle="none",
                               markersize=5, markeredgewidth=0.8, label="censored"))
-        _legend(fig, handles)
+        # design names speak for themselves; other hues (True/False, numbers) need a title
+        _legend(fig, handles, title=None if hue == "design" else _label(hue))
     return fig
 
 
