@@ -7,10 +7,9 @@ file, the field and the value; the CLI exits 2 with one line on stderr and no tr
 No simulation runs here: the CLI tests replace ``simulate`` and ``run_sweep`` with stubs that
 record the validated input instead (one explicit test runs a 0.05 s simulation).
 
-Known bugs are pinned by ``xfail(strict=True)`` tests at the end; the property strategies stay
-clear of those inputs (see ``HUGE``, ``_NO_SILENT_*``) so the properties keep guarding the rest.
-When a bug is fixed its xfail test XPASSes (strict: fails) -- then drop the marker and widen the
-strategy.
+The tests at the end pin bugs this module found (overflow, undecodable files, unnamed files,
+silently overridden sweep fields, quoting, trailing text, non-finite options, multi-line
+argparse errors); all are fixed, and the property strategies cover those inputs too.
 """
 
 from __future__ import annotations
@@ -53,7 +52,7 @@ DESIGN_NAMES = sorted(DESIGNS) + sorted(ALIASES)
 # Ints above ~1.8e308 crash float() for float fields (test_huge_int_for_a_float_field_...).
 HUGE = 10**300
 # Paths that a sweep silently overrides (test_sweep_silently_overrides_...).
-_NO_SILENT_SWEEP = {"run.horizon_s", "name"}
+_NO_SILENT_SWEEP: set[str] = set()  # was {"run.horizon_s", "name"} before they were refused
 
 FAST = settings(max_examples=250, deadline=None)
 CLI = settings(max_examples=150, deadline=None,
@@ -341,7 +340,7 @@ def test_every_field_alone_takes_good_values_and_refuses_bad_ones(path, data) ->
 
 
 # -- 2. --set strings --------------------------------------------------------------------
-# "name" is not a section.field path; its quoting bug is pinned by an xfail below.
+# "name" is not a section.field path; its quoting is covered by a regression test below.
 _SET_PATHS = PATHS
 _PAD = st.sampled_from(["", " ", "  "])
 
@@ -480,7 +479,7 @@ def _good_axis(key: str) -> st.SearchStrategy[Any]:
 
 
 def _unique_by_path(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # One entry per resolved path: "smp" and "guest.smp" together are a known bug (xfail).
+    # One entry per resolved path (both "smp" and "guest.smp" is refused: tested below).
     out: dict[str, Any] = {}
     seen: set[str] = set()
     for k, v in pairs:
@@ -510,8 +509,8 @@ _GOOD_HORIZON = st.sampled_from([1e-6, 0.05, 60, 1e7])
 _HORIZON = st.one_of(_GOOD_HORIZON, st.sampled_from([0, 0.0, -1, 1e-7, 1e8, HUGE, True, "60",
                                                      math.nan, math.inf, -math.inf]),
                      st.floats(allow_nan=True, allow_infinity=True))
-# A bad preset name or a missing base file gives a message without the sweep file name
-# (xfail below): bases here are presets, a real file, or not strings.
+# Bases here are presets, a real file, or not strings; bad preset names and missing base
+# files are covered by the regression tests below.
 _GOOD_BASE = st.sampled_from([*sorted(PRESETS), "scen.toml"])
 _ANY_TOP = st.builds(
     lambda known, extra: known | extra,
@@ -625,9 +624,10 @@ def _call(argv: list[str], capsys) -> tuple[str, Any, str]:
 
 def _assert_refused_cleanly(kind: str, code: Any, err: str) -> None:
     assert "Traceback" not in err
-    if kind == "argparse":  # argparse's usage block + one error line (see xfail below)
+    if kind == "argparse":  # argparse's own errors: also one line, exit 2
         assert code == 2
-        assert "error:" in err.strip().splitlines()[-1]
+        assert len(err.strip().splitlines()) == 1, err
+        assert "error:" in err
         return
     assert kind == "rc", (kind, code, err)
     assert code == 2, err
@@ -636,12 +636,12 @@ def _assert_refused_cleanly(kind: str, code: Any, err: str) -> None:
     assert "error" in lines[0]
 
 
-_NO_QUOTES = st.text(max_size=10).filter(lambda s: '"' not in s and "\\" not in s)
 RUN_OPTS = st.fixed_dictionaries({}, optional={
     "--scenario": st.one_of(st.sampled_from(sorted(PRESETS)), typos(sorted(PRESETS)), KEY),
     "--config": st.sampled_from(["missing", "garbage", "valid", "badfield", "badrange"]),
-    # design text with quotes or backslashes is spliced into TOML unescaped (xfail below)
-    "--design": st.one_of(st.sampled_from(DESIGN_NAMES), typos(DESIGN_NAMES), _NO_QUOTES),
+    # any text, quotes and backslashes included: it is escaped, never spliced into TOML
+    "--design": st.one_of(st.sampled_from(DESIGN_NAMES), typos(DESIGN_NAMES),
+                          st.text(max_size=10)),
     "--smp": st.one_of(st.integers(-3, 70).map(str), st.sampled_from(["abc", "1.5", "", "8x"])),
     "--horizon": st.sampled_from(["0", "-1", "nan", "inf", "-inf", "1e8", "abc", "0.05",
                                   "1e-7", "", "1e400"]),
@@ -697,9 +697,8 @@ def test_cli_run_refuses_bad_input_with_one_line_or_starts_the_given_scenario(
 SWEEP_OPTS = st.fixed_dictionaries({}, optional={
     "--workers": st.sampled_from(["0", "-1", "x", "2", "1.5"]),
     "--min-events": st.sampled_from(["0", "-3", "x", "5"]),
-    # nan/inf are accepted (xfail below)
-    "--target-ci-width": st.sampled_from(["0", "-0.5", "x", "0.3", "-inf"]),
-    "--run-timeout": st.sampled_from(["0", "-1", "x", "30"]),
+    "--target-ci-width": st.sampled_from(["0", "-0.5", "x", "0.3", "-inf", "nan", "inf"]),
+    "--run-timeout": st.sampled_from(["0", "-1", "x", "30", "nan", "inf"]),
     "--no-progress": st.just(None),
     "--out": st.sampled_from(["out", None]),
 })
@@ -800,7 +799,7 @@ def test_out_of_range_names_field_value_and_range(path, side) -> None:
     (SweepSpec.from_toml, "replicates = 0\n", "replicates must be an integer >= 1"),
     (SweepSpec.from_toml, "[axes]\nsmp = []\n", "axes.smp must be a non-empty list"),
     (SweepSpec.from_toml, "[axes]\nsmp = [0, 1]\n", "guest.smp: 0 is out of range"),
-    (SweepSpec.from_toml, "horizon_s = 0\n", "horizon_s must be a number > 0"),
+    (SweepSpec.from_toml, "horizon_s = 0\n", "horizon_s must be a number in"),
     (SweepSpec.from_toml, '[set]\n"host.mrg_rxbf" = false\n', "did you mean 'host.mrg_rxbuf'"),
     (SweepSpec.from_toml, "name = 'x'\nname = 'y'\n", ""),
 ])
@@ -819,10 +818,7 @@ def test_missing_file_is_a_config_error_naming_it(tmp_path) -> None:
             loader(tmp_path / "nope.toml")
 
 
-# -- known bugs (each pinned by a strict xfail) -----------------------------------------
-@pytest.mark.xfail(strict=True, raises=OverflowError, reason=(
-    "config.py:39 `float(value)` raises OverflowError for an int beyond float range given to "
-    "a float field (e.g. host.vhost_frame_us = 10**400); sweep.py:120 `float(horizon)` too"))
+# -- bugs found by this module, now fixed (regression tests) ---------------------------
 @pytest.mark.parametrize("how", ["from_dict", "set", "file", "sweep_horizon"])
 def test_huge_int_for_a_float_field_is_a_config_error(tmp_path, how) -> None:
     big = 10**400
@@ -838,9 +834,6 @@ def test_huge_int_for_a_float_field_is_a_config_error(tmp_path, how) -> None:
         build()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "CLI: `run --set host.vhost_frame_us=<400-digit int>` ends in an OverflowError traceback "
-    "(config.py:39) instead of exit 2"))
 def test_cli_huge_int_set_exits_2(capsys) -> None:
     try:
         rc = main(["run", "--set", f"host.vhost_frame_us={10**400}"])
@@ -849,9 +842,6 @@ def test_cli_huge_int_set_exits_2(capsys) -> None:
     assert rc == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "config.py:286 and sweep.py:81 catch only OSError/TOMLDecodeError: a non-UTF-8 file "
-    "(b'\\xff\\xfe=1') raises UnicodeDecodeError, and the CLI prints a traceback"))
 @pytest.mark.parametrize("how", ["scenario", "sweep", "cli_run", "cli_sweep"])
 def test_non_utf8_file_is_a_config_error_naming_it(tmp_path, no_runs, capsys, how) -> None:
     p = tmp_path / "binary.toml"
@@ -870,9 +860,6 @@ def test_non_utf8_file_is_a_config_error_naming_it(tmp_path, no_runs, capsys, ho
     _assert_refused_cleanly(kind, code, err)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "scenario file `base = 1` / `base = [1]`: config.py:293 passes it to presets.preset, "
-    "which raises TypeError (presets.py:38 `name not in PRESETS` / difflib in _suggest)"))
 @pytest.mark.parametrize("base", ["1", "[1]", "true"])
 def test_scenario_file_non_string_base_is_a_config_error(tmp_path, base) -> None:
     p = tmp_path / "s.toml"
@@ -881,11 +868,6 @@ def test_scenario_file_non_string_base_is_a_config_error(tmp_path, base) -> None
         ScenarioConfig.from_toml(p)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "messages without the file name: scenario `base = \"nosuch\"` (presets.py:39, "
-    "'scenario: unknown preset'), scenario `name = 1` / `name = \"\"` (config.py:248, not "
-    "wrapped by from_dict at :278), sweep `base = \"nosuch\"` (sweep.py:97) and a sweep "
-    "whose base file is missing (sweep.py:96 names only the base file)"))
 @pytest.mark.parametrize(("loader", "content"), [
     (ScenarioConfig.from_toml, 'base = "nosuch"\n'),
     (ScenarioConfig.from_toml, "name = 1\n"),
@@ -900,11 +882,6 @@ def test_every_file_error_names_the_file(tmp_path, loader, content) -> None:
         loader(p)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sweep.py:136-139 config_for appends run.horizon_s and name after [set] and the axes, "
-    "and _path maps 'smp' and 'guest.smp' to one field: such inputs are silently overridden "
-    "(e.g. [axes] \"run.horizon_s\" = [5, 10] runs both points at 900 s; [axes] smp = [1, 2] "
-    "with \"guest.smp\" = [4] runs smp=4 at points labelled smp=1 and smp=2)"))
 @pytest.mark.parametrize("doc", [
     {"set": {"run.horizon_s": 5}},
     {"axes": {"run.horizon_s": [5, 10]}},
@@ -926,27 +903,17 @@ def test_sweep_silently_overrides_set_and_axes(doc) -> None:
             assert actual == v, (k, v, actual)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "config.py:324 `--set name=...` keeps the raw text, quotes included, while every other "
-    "path parses a TOML literal: `name=\"x\"` gives the name '\"x\"'; sweep.py:139 passes "
-    "name=\"<sweep name>\", so every sweep run's scenario name carries literal quotes"))
 def test_name_override_parses_like_every_other_value() -> None:
     assert ScenarioConfig().with_overrides(['name="x"']).name == "x"
     spec = SweepSpec.from_dict({"name": "quick"})
     assert spec.config_for(spec.points()[0]).name == "quick"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "config.py:341 parses `v = <raw>` as a whole TOML document: text after the value on a "
-    "new line is silently dropped (`guest.smp=4\\nguest.smp=5` gives smp 4)"))
 def test_set_value_with_trailing_toml_is_refused() -> None:
     with pytest.raises(ConfigError):
         ScenarioConfig().with_overrides(["guest.smp=4\nguest.smp=5"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cli.py _scenario_from_args (line 28) splices --design into `driver.design=\"...\"` unescaped: "
-    "`--design 'nanos-0.1.55\" #'` and `--design '\\u006fld'` are accepted as other designs"))
 @pytest.mark.parametrize("design", ['nanos-0.1.55" #', "\\u006fld"])
 def test_cli_design_text_is_taken_literally(no_runs, capsys, design) -> None:
     kind, code, err = _call(["run", "--design", design], capsys)
@@ -956,10 +923,6 @@ def test_cli_design_text_is_taken_literally(no_runs, capsys, design) -> None:
         _assert_refused_cleanly(kind, code, err)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cli.py cmd_sweep (line 110) checks `value <= 0` only: `sweep --target-ci-width nan` "
-    "(never stops), `--target-ci-width inf` (always stops) and `--run-timeout nan` reach "
-    "run_sweep"))
 @pytest.mark.parametrize(("flag", "value"), [("--target-ci-width", "nan"),
                                              ("--target-ci-width", "inf"),
                                              ("--run-timeout", "nan")])
@@ -970,9 +933,6 @@ def test_cli_sweep_non_finite_options_exit_2(files, no_runs, capsys, flag, value
     _assert_refused_cleanly(kind, code, err)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "argparse type errors (`run --smp abc`) raise SystemExit(2) from main() and print a "
-    "4-line usage block before the error line, not the one line the CLI promises"))
 def test_cli_argparse_errors_are_one_line(capsys) -> None:
     _kind, code, err = _call(["run", "--smp", "abc"], capsys)
     assert code == 2

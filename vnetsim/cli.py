@@ -12,6 +12,7 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from vnetsim.config import ConfigError, ScenarioConfig
 from vnetsim.drivers import ALIASES, DESIGNS
@@ -25,7 +26,7 @@ def _scenario_from_args(args: argparse.Namespace) -> ScenarioConfig:
     cfg = ScenarioConfig.from_toml(args.config) if args.config else preset(args.scenario)
     sets: list[str] = []
     if args.design is not None:
-        sets.append(f'driver.design="{args.design}"')
+        sets.append(f"driver.design={json.dumps(args.design)}")  # escaped as a TOML string
     if args.smp is not None:
         sets.append(f"guest.smp={args.smp}")
     if args.horizon is not None:
@@ -107,8 +108,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for name, value in (("--min-events", args.min_events),
                         ("--target-ci-width", args.target_ci_width),
                         ("--run-timeout", args.run_timeout)):
-        if value is not None and value <= 0:
-            raise ConfigError(f"{name}: must be > 0, got {value}")
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{name}: must be a finite number > 0, got {value}")
     df = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
                    scheduler_file=args.scheduler_file, progress=not args.no_progress,
                    min_events=args.min_events, target_ci_width=args.target_ci_width,
@@ -155,8 +156,15 @@ def cmd_scenarios(_args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad option in one line (exit 2), like every other bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"vnetsim: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vnetsim", description=__doc__.splitlines()[0])
+    p = _Parser(prog="vnetsim", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="simulate one scenario and report its time to outage")

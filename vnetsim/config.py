@@ -36,7 +36,11 @@ def _validate(obj: Any, section: str) -> None:
         name = f"{section}.{f.name}"
         expected = type(f.default)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:
+                raise ConfigError(f"{name}: {value} is out of range [{f.metadata.get('lo')}, "
+                                  f"{f.metadata.get('hi')}]") from None
             object.__setattr__(obj, f.name, value)
         if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
             raise ConfigError(
@@ -259,6 +263,9 @@ class ScenarioConfig:
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             if key == "name":
+                if not isinstance(value, str) or not value:
+                    raise ConfigError(f"{source}: name: expected a non-empty string, "
+                                      f"got {value!r}")
                 kwargs["name"] = value
                 continue
             if key not in _SECTIONS:
@@ -282,15 +289,20 @@ class ScenarioConfig:
         """Load a scenario file; a ``base = "preset"`` key starts from a named preset."""
         path = Path(path)
         try:
-            data = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as err:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
             raise ConfigError(f"{path}: {err}") from None
         base = data.pop("base", None)
         if base is None:
             return cls.from_dict(data, source=str(path))
+        if not isinstance(base, str):
+            raise ConfigError(f"{path}: base must be the name of a preset, got {base!r}")
         from vnetsim.presets import preset
 
-        merged = _deep_merge(preset(base).to_dict(), data)
+        try:
+            merged = _deep_merge(preset(base).to_dict(), data)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
         return cls.from_dict(merged, source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
@@ -321,7 +333,7 @@ class ScenarioConfig:
                 raise ConfigError(f"--set {item!r}: expected path.to.field=value")
             parts = path.split(".")
             if parts == ["name"]:
-                d["name"] = raw.strip()
+                d["name"] = _parse_literal(raw.strip())
                 continue
             if len(parts) != 2 or parts[0] not in _SECTIONS:
                 raise ConfigError(f"--set {path}: unknown field{_suggest(path, _all_paths())}")
@@ -337,10 +349,16 @@ def _all_paths() -> list[str]:
 
 
 def _parse_literal(raw: str) -> Any:
+    """One TOML value; a bare word stays a string for the field's type check to judge."""
+    if "\n" in raw or "\r" in raw:
+        raise ConfigError(f"--set value {raw!r}: one value on one line expected")
     try:
-        return tomllib.loads(f"v = {raw}")["v"]
+        parsed = tomllib.loads(f"v = {raw}")
     except tomllib.TOMLDecodeError:
-        return raw  # a bare word: let the field's type check judge it
+        return raw
+    if set(parsed) != {"v"}:
+        raise ConfigError(f"--set value {raw!r}: one value expected")
+    return parsed["v"]
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

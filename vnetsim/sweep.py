@@ -77,9 +77,9 @@ class SweepSpec:
     def from_toml(cls, path: str | Path) -> SweepSpec:
         path = Path(path)
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")
             data = tomllib.loads(text)
-        except (OSError, tomllib.TOMLDecodeError) as err:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
             raise ConfigError(f"{path}: {err}") from None
         return cls.from_dict(data, source=str(path), text=text, root=path.parent)
 
@@ -94,8 +94,11 @@ class SweepSpec:
         if not isinstance(base_name, str):
             raise ConfigError(f"{source}: base must be a preset name or a scenario file")
         base_file = (root or Path(".")) / base_name
-        base = (ScenarioConfig.from_toml(base_file) if base_name.endswith(".toml")
-                else preset(base_name))
+        try:
+            base = (ScenarioConfig.from_toml(base_file) if base_name.endswith(".toml")
+                    else preset(base_name))
+        except ConfigError as err:
+            raise ConfigError(f"{source}: base: {err}") from None
         replicates = data.get("replicates", 1)
         if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
             raise ConfigError(f"{source}: replicates must be an integer >= 1, got {replicates!r}")
@@ -103,12 +106,28 @@ class SweepSpec:
         if isinstance(root_seed, bool) or not isinstance(root_seed, int) or root_seed < 0:
             raise ConfigError(f"{source}: root_seed must be an integer >= 0, got {root_seed!r}")
         horizon = data.get("horizon_s", base.run.horizon_s)
-        if isinstance(horizon, bool) or not isinstance(horizon, int | float) or horizon <= 0:
-            raise ConfigError(f"{source}: horizon_s must be a number > 0, got {horizon!r}")
+        if (isinstance(horizon, bool) or not isinstance(horizon, int | float)
+                or not 0 < horizon <= 1e7 or horizon != horizon):
+            raise ConfigError(f"{source}: horizon_s must be a number in (0, 1e7], "
+                              f"got {horizon!r}")
+        if not isinstance(name, str) or not name or '"' in name or "\\" in name:
+            raise ConfigError(f"{source}: name must be a non-empty string without quotes or "
+                              f"backslashes, got {name!r}")
         fixed = data.get("set", {})
         axes = data.get("axes", {})
         if not isinstance(fixed, dict) or not isinstance(axes, dict):
             raise ConfigError(f"{source}: [set] and [axes] must be tables")
+        reserved = {"run.horizon_s": "horizon_s", "name": "name"}
+        seen: dict[str, str] = {}
+        for key in [*fixed, *axes]:
+            path = _path(key)
+            if path in reserved:
+                raise ConfigError(f"{source}: {key} cannot be set or swept here; use the "
+                                  f"top-level key {reserved[path]!r}")
+            if path in seen:
+                raise ConfigError(f"{source}: {key} and {seen[path]} name the same field "
+                                  f"{path}")
+            seen[path] = key
         for axis, values in axes.items():
             if not isinstance(values, list) or not values:
                 raise ConfigError(f"{source}: axes.{axis} must be a non-empty list, "
@@ -137,7 +156,7 @@ class SweepSpec:
         sets = [f"{k}={_literal(v)}" for k, v in self.fixed]
         sets += [f"{_path(k)}={_literal(v)}" for k, v in point.items()]
         sets.append(f"run.horizon_s={_literal(self.horizon_s)}")
-        sets.append(f'name="{self.name}"')
+        sets.append(f"name={json.dumps(self.name)}")
         return self.base.with_overrides(sets)
 
     def workload_key(self, point: dict[str, Any]) -> int:
