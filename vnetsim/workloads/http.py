@@ -34,7 +34,8 @@ SYN_RTO_S = 1.0  # TCP_TIMEOUT_INIT
 
 
 class Request:
-    __slots__ = ("body", "conn", "done", "epoch", "replies_left", "t_arrival")
+    __slots__ = ("body", "conn", "done", "epoch", "failed", "replies_left", "t_arrival",
+                 "written")
 
     def __init__(self, conn: Connection, t: float, body: int) -> None:
         self.conn = conn
@@ -43,6 +44,8 @@ class Request:
         self.body = body
         self.replies_left = 0
         self.done = False
+        self.failed = False  # timed out before it was ever written
+        self.written = False
 
 
 class Connection:
@@ -60,7 +63,8 @@ class Connection:
     def _gave_up(self, frame: Frame) -> None:
         if frame.kind == TCP_SYN:
             if self.state == CONNECTING and frame.meta and frame.meta[0] == self.epoch:
-                self.state = DOWN
+                self.state = DOWN  # connect() failed: what waited for it fails too
+                self.client.fail_queued(self)
                 self.client.schedule_reconnect(self)
         elif self.state == UP:
             self.client.reset(self)
@@ -106,6 +110,7 @@ class HttpClients:
                 self.failed += 1
                 continue
             conn.queue.append(req)
+            self.inflight.append((req.t_arrival + self.timeout, req))
             if conn.state == UP and not conn.outstanding:
                 self._write_batch(conn)
 
@@ -114,9 +119,11 @@ class HttpClients:
         nbytes = 0
         while conn.queue and len(batch) < self.depth:
             req = conn.queue.popleft()
+            if req.failed:
+                continue
+            req.written = True
             batch.append(req)
             nbytes += self.header + req.body
-            self.inflight.append((req.t_arrival + self.timeout, req))
         if not batch:
             return
         conn.outstanding = batch
@@ -158,14 +165,19 @@ class HttpClients:
                 if deadline > now:
                     break
                 inflight.popleft()
-                self.reset(req.conn)
+                if req.written:
+                    self.reset(req.conn)  # no answer in time: give up on the connection
+                elif not req.failed:
+                    req.failed = True  # never sent (connection busy or not up): it fails
+                    self.timeouts += 1
 
     def reset(self, conn: Connection) -> None:
         """Give up on the connection: RST, fail everything, reconnect later."""
         if conn.state != UP:
             return
         net = self.net
-        lost = [r for r in conn.outstanding if not r.done] + list(conn.queue)
+        lost = [r for r in conn.outstanding if not r.done]
+        lost += [r for r in conn.queue if not r.failed]
         self.timeouts += len(lost)
         conn.outstanding = []
         conn.queue.clear()
@@ -174,6 +186,13 @@ class HttpClients:
         net.backend.offer(net.new_frame(None, TCP_RST, 0, None))
         conn.flow = Flow(net, conn._gave_up)  # a new socket
         self.schedule_reconnect(conn)
+
+    def fail_queued(self, conn: Connection) -> None:
+        for req in conn.queue:
+            if not req.failed:
+                req.failed = True
+                self.timeouts += 1
+        conn.queue.clear()
 
     def schedule_reconnect(self, conn: Connection) -> None:
         call_at(self.env, self.env.now + self.reconnect_delay, self._connect, conn)
