@@ -64,6 +64,3 @@ class RxRing:
 
     def pending_count(self) -> int:
         return len(self._pending)
-
-    def pending_buffers(self) -> list[int]:
-        return [b for _, _, b in self._pending]
