@@ -50,7 +50,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator, PercentFormatter
+from matplotlib.ticker import (
+    FixedLocator,
+    MaxNLocator,
+    NullLocator,
+    PercentFormatter,
+)
 
 __all__ = [
     "DOUBLE_COLUMN_IN",
@@ -768,7 +773,10 @@ def blackout_figure(runs: pd.DataFrame, *, x: str = "smp", hue: str = "design") 
         else:
             common = {"data": out, "x": x, "y": "blackout_s", "hue": hue, "order": x_names,
                       "hue_order": hue_names, "palette": str_palette, "ax": ax_b,
-                      "legend": False, "log_scale": True}
+                      "legend": False,
+                      # log only when blackouts span more than a decade
+                      "log_scale": bool(out["blackout_s"].max()
+                                        > 10 * max(out["blackout_s"].min(), 1e-9))}
             with warnings.catch_warnings():  # seaborn 0.13 passes vert= to matplotlib >= 3.11
                 warnings.filterwarnings("ignore", message=r"vert: bool",
                                         category=DeprecationWarning)
@@ -778,6 +786,9 @@ def blackout_figure(runs: pd.DataFrame, *, x: str = "smp", hue: str = "design") 
                           linewidth=0)
             ax_b.grid(axis="y", which="major", color="0.9", linewidth=0.4)
         ax_b.set_xlabel(_label(x))
+        if not out.empty and not out["recovered"].astype(bool).all():
+            # a run that never recovered only gives the blackout up to the end of the run
+            ax_b.set_xlabel(f"{_label(x)}\n(unrecovered runs: lower bounds)")
         ax_b.set_ylabel("Blackout (s, runs with outage)")
         ax_b.set_title("Silent period after the outage")
         _draw_recovery_bars(ax_r, df, x, hue, x_levels, hue_levels, colours)
