@@ -21,7 +21,7 @@ class Counters:
         "d2_stale_reads", "frames_delivered", "frames_dropped", "frames_dropped_guest",
         "frames_dropped_tap", "frames_offered", "frames_swallowed", "interrupts",
         "max_swallow_chain", "misframed_buffers", "multi_buffer_frames", "orphaned_heads",
-        "runloop_passes", "swallows", "ticket_spins", "watchdog_resets",
+        "swallows", "ticket_spins", "watchdog_resets",
     )
 
     def __init__(self) -> None:

@@ -20,19 +20,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from vnetsim.drivers import RxDriver
     from vnetsim.frames import Frame
-    from vnetsim.records import Counters
     from vnetsim.vcpu import VCpuSet
 
 
 class Runloop:
     """Resolves batches of completions across the vCPUs."""
 
-    def __init__(self, vcpus: VCpuSet, driver: RxDriver, counters: Counters) -> None:
+    def __init__(self, vcpus: VCpuSet, driver: RxDriver) -> None:
         self.vcpus = vcpus
         self.driver = driver
-        self.c = counters
         self.last_dequeue = 0.0
-        self.completions = 0
 
     def submit(self, t_queued: float, batch: list[tuple[int, Frame, int]], irq_cpu: int) -> None:
         """Queue ``batch`` at ``t_queued``; ``irq_cpu`` enters its runloop at that time."""
@@ -44,11 +41,6 @@ class Runloop:
             t, cpu = vcpus.next_taker(t_queued)
             if t < last:
                 t = last
-            done = process(cpu, t, buf, frame, pos)
-            cpu.busy_s += done - t
-            cpu.completions += 1
-            vcpus.done(cpu, done)
+            vcpus.done(cpu, process(cpu, t, buf, frame, pos))
             last = t
         self.last_dequeue = last
-        self.completions += len(batch)
-        self.c.runloop_passes = vcpus.passes

@@ -88,7 +88,7 @@ def build(cfg: ScenarioConfig, seed: int | np.random.SeedSequence) -> Model:
         counters=counters, trace=trace, draws=Draws(streams["driver.race"]),
         payload_draws=Draws(streams["driver.payload"]), mrg=mrg)
     vcpus = VCpuSet(cfg.guest, cfg.host, streams)
-    runloop = Runloop(vcpus, driver, counters)
+    runloop = Runloop(vcpus, driver)
     irq = IrqHandler(env, cfg.host, cfg.guest, ring, runloop, irq_cpu=0, counters=counters,
                      trace=trace)
     notifier = Notifier(env, cfg.host, vq, irq)

@@ -83,15 +83,13 @@ class Preemption:
 
 
 class VCpu:
-    """One vCPU: its preemption timeline and busy time (for utilisation counters)."""
+    """One vCPU: its index and its preemption timeline."""
 
-    __slots__ = ("busy_s", "completions", "index", "preempt")
+    __slots__ = ("index", "preempt")
 
     def __init__(self, index: int, preempt: Preemption) -> None:
         self.index = index
         self.preempt = preempt
-        self.busy_s = 0.0
-        self.completions = 0
 
 
 class VCpuSet:
