@@ -35,7 +35,6 @@ class RxRing:
         self.used_meta: deque[tuple[Frame, int]] = deque()  # parallel to the used ring
         self.corrupt: set[int] = set()
         self.post_waiter: Callable[[], None] | None = None  # the device waits for a post
-        self.posted = 0
 
     def free_slots(self) -> int:
         return self.vq.num_free - len(self._pending)
@@ -56,7 +55,6 @@ class RxRing:
         while pending and pending[0][0] <= t:
             self.vq.add_buf(heapq.heappop(pending)[2])
             n += 1
-        self.posted += n
         return n
 
     def next_post_time(self) -> float | None:
