@@ -62,7 +62,8 @@ def bare_simpy(n_events: int) -> float:
 
 def scenario_cfg(smp: int, horizon_s: float) -> vnetsim.ScenarioConfig:
     return vnetsim.preset(SCENARIO).replace(
-        driver={"design": DESIGN}, guest={"smp": smp}, run={"horizon_s": horizon_s})
+        driver={"design": DESIGN}, guest={"smp": smp}, run={"horizon_s": horizon_s}
+    )
 
 
 def timed_simulate(cfg: vnetsim.ScenarioConfig, seed: int) -> tuple[float, vnetsim.RunResult]:
@@ -116,9 +117,12 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def versions() -> dict[str, str]:
-    out = {"python": platform.python_version(),
-           "implementation": platform.python_implementation(),
-           "platform": platform.platform(), "cpu_count": str(os.cpu_count())}
+    out = {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpu_count": str(os.cpu_count()),
+    }
     for dist in ("simpy", "numpy", "vnetsim"):
         try:
             out[dist] = version(dist)
@@ -137,14 +141,29 @@ def verdict(ok: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
-    ap.add_argument("--horizon", type=float, default=5.0,
-                    help="simulated seconds per run, run.horizon_s (default 5.0)")
-    ap.add_argument("--bare-events", type=int, default=500_000,
-                    help="timeouts in the bare SimPy loop per round (default 500000)")
-    ap.add_argument("--seed", type=int, default=1,
-                    help="seed of round 0; round r uses seed + r for every config (default 1)")
-    ap.add_argument("--no-event-count", action="store_true",
-                    help="skip the extra untimed run per config that counts SimPy events")
+    ap.add_argument(
+        "--horizon",
+        type=float,
+        default=5.0,
+        help="simulated seconds per run, run.horizon_s (default 5.0)",
+    )
+    ap.add_argument(
+        "--bare-events",
+        type=int,
+        default=500_000,
+        help="timeouts in the bare SimPy loop per round (default 500000)",
+    )
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="seed of round 0; round r uses seed + r for every config (default 1)",
+    )
+    ap.add_argument(
+        "--no-event-count",
+        action="store_true",
+        help="skip the extra untimed run per config that counts SimPy events",
+    )
     ap.add_argument("--json", type=Path, metavar="PATH", help="also write the numbers as JSON")
     args = ap.parse_args(argv)
     if args.rounds < 1 or args.horizon <= 0 or args.bare_events < 1:
@@ -160,29 +179,41 @@ def main(argv: list[str] | None = None) -> int:
         vnetsim.simulate(scenario_cfg(n, min(args.horizon, 0.2)), seed=args.seed)
 
     rounds: list[dict] = []
-    print(f"vnetsim speed: {SCENARIO}, design {DESIGN!r}, horizon {args.horizon:g} s, "
-          f"{args.rounds} rounds, bare loop {args.bare_events:,} timeouts", flush=True)
+    print(
+        f"vnetsim speed: {SCENARIO}, design {DESIGN!r}, horizon {args.horizon:g} s, "
+        f"{args.rounds} rounds, bare loop {args.bare_events:,} timeouts",
+        flush=True,
+    )
     for r in range(args.rounds):
         seed = args.seed + r
         row: dict = {"round": r, "seed": seed, "probe_s": probe_s()}
         gc.collect()
         wall = bare_simpy(args.bare_events)
-        row["bare"] = {"wall_s": wall, "events": args.bare_events,
-                       "events_per_s": args.bare_events / wall}
+        row["bare"] = {
+            "wall_s": wall,
+            "events": args.bare_events,
+            "events_per_s": args.bare_events / wall,
+        }
         for n in SMPS:
             gc.collect()
             wall, res = timed_simulate(cfgs[n], seed)
-            row[f"smp{n}"] = {"wall_s": wall, "frames_offered": res.frames_offered,
-                              "frames_per_s": res.frames_offered / wall,
-                              "sim_time_s": res.sim_time_s,
-                              "event_observed": res.event_observed}
+            row[f"smp{n}"] = {
+                "wall_s": wall,
+                "frames_offered": res.frames_offered,
+                "frames_per_s": res.frames_offered / wall,
+                "sim_time_s": res.sim_time_s,
+                "event_observed": res.event_observed,
+            }
         bare_rate = row["bare"]["events_per_s"]
         row["ratio"] = {f"smp{n}": row[f"smp{n}"]["frames_per_s"] / bare_rate for n in SMPS}
         # cost per frame = wall / frames; 16 vs 1 within the same round
         row["cost16_over_cost1"] = row["smp1"]["frames_per_s"] / row["smp16"]["frames_per_s"]
         rounds.append(row)
-        print(f"  round {r} (seed {seed}, probe {row['probe_s'] * 1e3:.0f} ms): "
-              + ", ".join(f"{lab} {row[lab]['wall_s']:.2f} s" for lab in labels), flush=True)
+        print(
+            f"  round {r} (seed {seed}, probe {row['probe_s'] * 1e3:.0f} ms): "
+            + ", ".join(f"{lab} {row[lab]['wall_s']:.2f} s" for lab in labels),
+            flush=True,
+        )
 
     events: dict[str, dict | None] = {}
     if not args.no_event_count:
@@ -193,9 +224,12 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             ev, frames = got
             same = frames == rounds[0][f"smp{n}"]["frames_offered"]
-            events[f"smp{n}"] = {"events": ev, "frames_offered": frames,
-                                 "events_per_frame": ev / frames if frames else float("nan"),
-                                 "matches_timed_run": same}
+            events[f"smp{n}"] = {
+                "events": ev,
+                "frames_offered": frames,
+                "events_per_frame": ev / frames if frames else float("nan"),
+                "matches_timed_run": same,
+            }
 
     rates = {"bare": summary([x["bare"]["events_per_s"] for x in rounds])}
     for n in SMPS:
@@ -204,63 +238,97 @@ def main(argv: list[str] | None = None) -> int:
     cost16 = summary([x["cost16_over_cost1"] for x in rounds])
     ratio8 = ratios[f"smp{TARGET_RATIO_SMP}"]["median"]
     targets = {
-        "ratio_smp8_ge_0.5": {"value": ratio8, "target": TARGET_RATIO_MIN,
-                              "met": ratio8 >= TARGET_RATIO_MIN},
-        "cost16_over_cost1_le_1.5": {"value": cost16["median"], "target": TARGET_COST16_MAX,
-                                     "met": cost16["median"] <= TARGET_COST16_MAX},
+        "ratio_smp8_ge_0.5": {
+            "value": ratio8,
+            "target": TARGET_RATIO_MIN,
+            "met": ratio8 >= TARGET_RATIO_MIN,
+        },
+        "cost16_over_cost1_le_1.5": {
+            "value": cost16["median"],
+            "target": TARGET_COST16_MAX,
+            "met": cost16["median"] <= TARGET_COST16_MAX,
+        },
     }
 
     # ---- table
     print()
-    print(f"{'config':<7} {'rate/s median [min..max]':<32} {'units':<8} "
-          f"{'ratio to bare [min..max]':<26} {'events/frame':>12}")
+    print(
+        f"{'config':<7} {'rate/s median [min..max]':<32} {'units':<8} "
+        f"{'ratio to bare [min..max]':<26} {'events/frame':>12}"
+    )
     b = rates["bare"]
-    print(f"{'bare':<7} {fmt_rate(b['median']):>9} "
-          f"[{fmt_rate(b['min'])}..{fmt_rate(b['max'])}]".ljust(40)
-          + f"{'events':<8} {'1':<26} {'1':>12}")
+    print(
+        f"{'bare':<7} {fmt_rate(b['median']):>9} "
+        f"[{fmt_rate(b['min'])}..{fmt_rate(b['max'])}]".ljust(40)
+        + f"{'events':<8} {'1':<26} {'1':>12}"
+    )
     for n in SMPS:
         lab = f"smp{n}"
         f, q = rates[lab], ratios[lab]
         ev = events.get(lab)
         ev_txt = f"{ev['events_per_frame']:.2f}" if ev else "n/a"
-        print(f"{lab:<7} {fmt_rate(f['median']):>9} "
-              f"[{fmt_rate(f['min'])}..{fmt_rate(f['max'])}]".ljust(40)
-              + f"{'frames':<8} "
-              + f"{q['median']:.3f} [{q['min']:.3f}..{q['max']:.3f}]".ljust(26)
-              + f" {ev_txt:>12}")
-    print(f"cost per frame, 16 vCPU / 1 vCPU (paired): {cost16['median']:.3f} "
-          f"[{cost16['min']:.3f}..{cost16['max']:.3f}]")
+        print(
+            f"{lab:<7} {fmt_rate(f['median']):>9} "
+            f"[{fmt_rate(f['min'])}..{fmt_rate(f['max'])}]".ljust(40)
+            + f"{'frames':<8} "
+            + f"{q['median']:.3f} [{q['min']:.3f}..{q['max']:.3f}]".ljust(26)
+            + f" {ev_txt:>12}"
+        )
+    print(
+        f"cost per frame, 16 vCPU / 1 vCPU (paired): {cost16['median']:.3f} "
+        f"[{cost16['min']:.3f}..{cost16['max']:.3f}]"
+    )
     frames_txt = ", ".join(f"smp{n} {rounds[0][f'smp{n}']['frames_offered']:,}" for n in SMPS)
-    print(f"frames offered per run (round 0): {frames_txt}; simulated "
-          f"{rounds[0]['smp1']['sim_time_s']:g} s per run (horizon + detector settle)")
+    print(
+        f"frames offered per run (round 0): {frames_txt}; simulated "
+        f"{rounds[0]['smp1']['sim_time_s']:g} s per run (horizon + detector settle)"
+    )
     if args.no_event_count:
         print("events/frame: skipped (--no-event-count)")
     elif any(v is None for v in events.values()):
         print("events/frame: n/a (this SimPy has no Environment._eid counter)")
     else:
         ok = all(v["matches_timed_run"] for v in events.values())
-        print("events/frame: SimPy events processed / frames offered, from one extra untimed "
-              f"run per config (seed {args.seed}; same frames as timed run: {ok})")
+        print(
+            "events/frame: SimPy events processed / frames offered, from one extra untimed "
+            f"run per config (seed {args.seed}; same frames as timed run: {ok})"
+        )
     print("targets (issue; reported, never enforced):")
-    print(f"  frames/s / bare events/s at {TARGET_RATIO_SMP} vCPUs >= {TARGET_RATIO_MIN}: "
-          f"{ratio8:.3f} -> {verdict(targets['ratio_smp8_ge_0.5']['met'])}")
-    print(f"  cost/frame at 16 vCPUs <= {TARGET_COST16_MAX} x cost at 1 vCPU: "
-          f"{cost16['median']:.3f} -> {verdict(targets['cost16_over_cost1_le_1.5']['met'])}")
+    print(
+        f"  frames/s / bare events/s at {TARGET_RATIO_SMP} vCPUs >= {TARGET_RATIO_MIN}: "
+        f"{ratio8:.3f} -> {verdict(targets['ratio_smp8_ge_0.5']['met'])}"
+    )
+    print(
+        f"  cost/frame at 16 vCPUs <= {TARGET_COST16_MAX} x cost at 1 vCPU: "
+        f"{cost16['median']:.3f} -> {verdict(targets['cost16_over_cost1_le_1.5']['met'])}"
+    )
     total = time.perf_counter() - t_start
     print(f"total wall time {total:.1f} s")
 
     if args.json:
         out = {
-            "benchmark": "bench_speed", "scenario": SCENARIO, "design": DESIGN,
+            "benchmark": "bench_speed",
+            "scenario": SCENARIO,
+            "design": DESIGN,
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "environment": versions(),
-            "args": {"rounds": args.rounds, "horizon_s": args.horizon,
-                     "bare_events": args.bare_events, "seed": args.seed},
-            "rates_per_s": rates, "ratio_to_bare": ratios,
-            "cost16_over_cost1": cost16, "events_per_frame": events,
-            "targets": targets, "rounds": rounds, "total_wall_s": total,
-            "note": ("rates are per wall second on a noisy shared machine; compare the "
-                     "paired ratios, not absolute rates, across runs"),
+            "args": {
+                "rounds": args.rounds,
+                "horizon_s": args.horizon,
+                "bare_events": args.bare_events,
+                "seed": args.seed,
+            },
+            "rates_per_s": rates,
+            "ratio_to_bare": ratios,
+            "cost16_over_cost1": cost16,
+            "events_per_frame": events,
+            "targets": targets,
+            "rounds": rounds,
+            "total_wall_s": total,
+            "note": (
+                "rates are per wall second on a noisy shared machine; compare the "
+                "paired ratios, not absolute rates, across runs"
+            ),
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=1) + "\n")

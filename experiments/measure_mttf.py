@@ -23,12 +23,31 @@ import vnetsim
 def one(args: tuple[int, int, float, str, list[str]]) -> dict:
     smp, seed, horizon, design, sets = args
     cfg = vnetsim.preset("nanos-2099").with_overrides(
-        [f"guest.smp={smp}", f"run.horizon_s={horizon}", "run.recovery_horizon_s=30",
-         f'driver.design="{design}"', *sets])
+        [
+            f"guest.smp={smp}",
+            f"run.horizon_s={horizon}",
+            "run.recovery_horizon_s=30",
+            f'driver.design="{design}"',
+            *sets,
+        ]
+    )
     r = vnetsim.simulate(cfg, seed=seed)
-    return {k: getattr(r, k) for k in ("smp", "seed", "duration_s", "event_observed", "cause",
-                                       "recovered", "blackout_s", "multi_buffer_frames",
-                                       "misframed_buffers", "sim_time_s", "wall_time_s")}
+    return {
+        k: getattr(r, k)
+        for k in (
+            "smp",
+            "seed",
+            "duration_s",
+            "event_observed",
+            "cause",
+            "recovered",
+            "blackout_s",
+            "multi_buffer_frames",
+            "misframed_buffers",
+            "sim_time_s",
+            "wall_time_s",
+        )
+    }
 
 
 def main() -> None:
@@ -42,8 +61,11 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--out", help="write all rows as JSON lines here")
     a = p.parse_args()
-    jobs = [(n, s, a.horizon, a.design, a.set) for n in a.smp
-            for s in range(a.first_seed, a.first_seed + a.runs)]
+    jobs = [
+        (n, s, a.horizon, a.design, a.set)
+        for n in a.smp
+        for s in range(a.first_seed, a.first_seed + a.runs)
+    ]
     t0 = time.time()
     rows = []
     with ProcessPoolExecutor(a.workers) as ex:
@@ -60,8 +82,10 @@ def main() -> None:
         if events:
             lo = 2 * exposure / chi2.ppf(0.975, 2 * events + 2)
             hi = 2 * exposure / chi2.ppf(0.025, 2 * events)
-            print(f"smp {n}: {events}/{len(mine)} outages, exposure {exposure:.0f} s, "
-                  f"MTTF {exposure / events:.0f} s (95% CI {lo:.0f}-{hi:.0f} s)")
+            print(
+                f"smp {n}: {events}/{len(mine)} outages, exposure {exposure:.0f} s, "
+                f"MTTF {exposure / events:.0f} s (95% CI {lo:.0f}-{hi:.0f} s)"
+            )
         else:
             print(f"smp {n}: 0/{len(mine)} outages in {exposure:.0f} s of exposure")
     print(f"wall {time.time() - t0:.0f} s")

@@ -39,7 +39,8 @@ from vnetsim.sweep import AXIS_ALIASES, SweepSpec
 
 SECTIONS: dict[str, type] = dict(ScenarioConfig.SECTIONS)
 FIELDS: dict[str, dataclasses.Field[Any]] = {
-    f"{s}.{f.name}": f for s, c in SECTIONS.items() for f in dataclasses.fields(c)}
+    f"{s}.{f.name}": f for s, c in SECTIONS.items() for f in dataclasses.fields(c)
+}
 PATHS = sorted(FIELDS)
 NAMES = {s: [f.name for f in dataclasses.fields(c)] for s, c in SECTIONS.items()}
 PARTNERS = {  # cross-field checks report the other field of the pair
@@ -55,8 +56,9 @@ HUGE = 10**300
 _NO_SILENT_SWEEP: set[str] = set()  # was {"run.horizon_s", "name"} before they were refused
 
 FAST = settings(max_examples=250, deadline=None)
-CLI = settings(max_examples=150, deadline=None,
-               suppress_health_check=[HealthCheck.function_scoped_fixture])
+CLI = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -167,33 +169,55 @@ def _toml_ok(v: Any) -> bool:
 
 # -- value strategies --------------------------------------------------------------------
 JUNK = st.one_of(
-    st.none(), st.booleans(), st.text(max_size=6),
+    st.none(),
+    st.booleans(),
+    st.text(max_size=6),
     st.lists(st.integers(-3, 3), max_size=2),
     st.dictionaries(st.text(max_size=3), st.integers(-3, 3), max_size=2),
-    st.sampled_from([math.nan, math.inf, -math.inf, -1, -1.5, 0, 0.5, 2**63, -(2**63), HUGE,
-                     -HUGE, 1e308, -1e-300]),
+    st.sampled_from(
+        [
+            math.nan,
+            math.inf,
+            -math.inf,
+            -1,
+            -1.5,
+            0,
+            0.5,
+            2**63,
+            -(2**63),
+            HUGE,
+            -HUGE,
+            1e308,
+            -1e-300,
+        ]
+    ),
     st.floats(allow_nan=True, allow_infinity=True),
     st.integers(-HUGE, HUGE),
 )
 JUNK_TOML = JUNK.filter(_toml_ok)
-KEY = st.one_of(st.text(string.ascii_lowercase + "_", min_size=1, max_size=12),
-                st.text(min_size=1, max_size=6))
+KEY = st.one_of(
+    st.text(string.ascii_lowercase + "_", min_size=1, max_size=12), st.text(min_size=1, max_size=6)
+)
 
 
 def _typo(name: str, i: int, how: str) -> str:
     i %= len(name)
     if how == "del":
-        return name[:i] + name[i + 1:]
+        return name[:i] + name[i + 1 :]
     if how == "dup":
         return name[:i] + name[i] + name[i:]
     if how == "swap" and i + 1 < len(name):
-        return name[:i] + name[i + 1] + name[i] + name[i + 2:]
+        return name[:i] + name[i + 1] + name[i] + name[i + 2 :]
     return name.upper() if how == "upper" else name + "s"
 
 
 def typos(names: list[str]) -> st.SearchStrategy[str]:
-    return st.builds(_typo, st.sampled_from(names), st.integers(0, 30),
-                     st.sampled_from(["del", "dup", "swap", "upper", "plural"]))
+    return st.builds(
+        _typo,
+        st.sampled_from(names),
+        st.integers(0, 30),
+        st.sampled_from(["del", "dup", "swap", "upper", "plural"]),
+    )
 
 
 @functools.cache
@@ -230,8 +254,16 @@ def _good_near(path: str) -> tuple[st.SearchStrategy[Any], ...]:
     else:
         lo, hi = meta["lo"], meta["hi"]
         good = st.one_of(st.floats(lo, hi), st.integers(math.ceil(lo), math.floor(hi)))
-        near = st.sampled_from([math.nextafter(lo, -math.inf), math.nextafter(hi, math.inf),
-                                lo - 1, hi * 2 + 1, -hi, int(hi) + 1])
+        near = st.sampled_from(
+            [
+                math.nextafter(lo, -math.inf),
+                math.nextafter(hi, math.inf),
+                lo - 1,
+                hi * 2 + 1,
+                -hi,
+                int(hi) + 1,
+            ]
+        )
     return good, good, near  # good twice: accepted inputs get checked too
 
 
@@ -245,10 +277,16 @@ def mutation(file: bool = False) -> st.SearchStrategy[tuple[Any, ...]]:
         st.tuples(st.just("drop"), st.sampled_from(PATHS + list(SECTIONS))),
         st.tuples(st.just("rename"), st.sampled_from(PATHS), st.one_of(KEY, typos(PATHS))),
         st.tuples(st.just("extra_field"), st.sampled_from(list(SECTIONS)), KEY, junk),
-        st.tuples(st.just("extra_section"), st.one_of(KEY, typos(list(SECTIONS))),
-                  st.one_of(junk, st.dictionaries(KEY, junk, max_size=2))),
-        st.tuples(st.just("section_type"), st.sampled_from(list(SECTIONS)),
-                  junk.filter(lambda v: not isinstance(v, dict))),
+        st.tuples(
+            st.just("extra_section"),
+            st.one_of(KEY, typos(list(SECTIONS))),
+            st.one_of(junk, st.dictionaries(KEY, junk, max_size=2)),
+        ),
+        st.tuples(
+            st.just("section_type"),
+            st.sampled_from(list(SECTIONS)),
+            junk.filter(lambda v: not isinstance(v, dict)),
+        ),
         st.tuples(st.just("name"), name_values),
     )
 
@@ -309,7 +347,8 @@ def check_accepted_as_written(cfg: ScenarioConfig, d: dict[str, Any]) -> None:
             assert k in NAMES[key], f"unknown field {key}.{k} accepted"
             path = f"{key}.{k}"
             assert _same(v, _get(cfg, path), _ftype(path)), (
-                f"{path}: gave {v!r}, config has {_get(cfg, path)!r}")
+                f"{path}: gave {v!r}, config has {_get(cfg, path)!r}"
+            )
     _assert_valid(cfg)
 
 
@@ -347,8 +386,7 @@ _PAD = st.sampled_from(["", " ", "  "])
 
 @FAST
 @given(path=st.sampled_from(_SET_PATHS), data=st.data(), pads=st.tuples(_PAD, _PAD, _PAD))
-def test_set_typed_literal_is_taken_as_written_or_refused_naming_the_path(path, data,
-                                                                          pads) -> None:
+def test_set_typed_literal_is_taken_as_written_or_refused_naming_the_path(path, data, pads) -> None:
     value = data.draw(values_for(path).filter(_toml_ok))
     item = f"{pads[0]}{path}{pads[1]}={pads[2]}{toml_literal(value)}"
     cfg, msg = _attempt(lambda: ScenarioConfig().with_overrides([item]))
@@ -361,13 +399,40 @@ def test_set_typed_literal_is_taken_as_written_or_refused_naming_the_path(path, 
 
 _GARBAGE_ITEM = st.one_of(
     st.text(max_size=20),
-    st.builds(lambda p, v: f"{p}={v}", st.one_of(st.sampled_from(PATHS), typos(PATHS), KEY,
-                                                 st.just("")),
-              st.text(max_size=12)),
-    st.builds(lambda p, v: f"{p}={v}", st.sampled_from(PATHS),
-              st.sampled_from(["", "=", "[1,", "{", "'", '"', "0x10", "1_0", "08", "1e400",
-                               "-nan", "+inf", "true false", "[]", "{}", "1979-05-27",
-                               "07:32:00", "'old'", '"""x"""', "old", "gcc12"])),
+    st.builds(
+        lambda p, v: f"{p}={v}",
+        st.one_of(st.sampled_from(PATHS), typos(PATHS), KEY, st.just("")),
+        st.text(max_size=12),
+    ),
+    st.builds(
+        lambda p, v: f"{p}={v}",
+        st.sampled_from(PATHS),
+        st.sampled_from(
+            [
+                "",
+                "=",
+                "[1,",
+                "{",
+                "'",
+                '"',
+                "0x10",
+                "1_0",
+                "08",
+                "1e400",
+                "-nan",
+                "+inf",
+                "true false",
+                "[]",
+                "{}",
+                "1979-05-27",
+                "07:32:00",
+                "'old'",
+                '"""x"""',
+                "old",
+                "gcc12",
+            ]
+        ),
+    ),
 )
 
 
@@ -379,7 +444,9 @@ def test_set_garbage_is_refused_naming_the_path_or_yields_a_valid_config(items) 
         named = [it.partition("=")[0].strip() for it in items]
         named += [PARTNERS[p] for p in named if p in PARTNERS]
         assert any((p and p in msg) for p in named) or any(repr(it) in msg for it in items), (
-            items, msg)
+            items,
+            msg,
+        )
         return
     _assert_valid(cfg)
 
@@ -389,7 +456,7 @@ def test_set_garbage_is_refused_naming_the_path_or_yields_a_valid_config(items) 
 def files(tmp_path_factory) -> Any:
     """A directory and a counter: one new file name per Hypothesis example."""
     root = tmp_path_factory.mktemp("bad_input")
-    (root / "scen.toml").write_text('[guest]\nsmp = 2\n[host]\nkick_us = 3.5\n')
+    (root / "scen.toml").write_text("[guest]\nsmp = 2\n[host]\nkick_us = 3.5\n")
     counter = itertools.count()
 
     def new(stem: str, content: str | bytes) -> Path:
@@ -407,12 +474,35 @@ def files(tmp_path_factory) -> Any:
 # Non-UTF-8 bytes crash the loaders (test_non_utf8_file_...): keep random bytes ASCII here.
 _ASCII_BYTES = st.binary(max_size=60).map(lambda b: bytes(x & 0x7F for x in b))
 _RANDOM_TEXT = st.one_of(
-    st.text(max_size=60).map(lambda s: s.encode()), _ASCII_BYTES,
-    st.lists(st.sampled_from(["[host]", "[[guest]]", "smp = 1", "x = ", '"a" = 1', "= 2",
-                              "[run]", "horizon_s = 0", "name = 'n'", "[axes]", "smp = []",
-                              "replicates = 0", "#", "[set]", '"guest.smp" = 2', "[x.y]",
-                              "a.b.c = 1", "\t", "'''", "inf"]), max_size=6)
-    .map(lambda lines: "\n".join(lines).encode()),
+    st.text(max_size=60).map(lambda s: s.encode()),
+    _ASCII_BYTES,
+    st.lists(
+        st.sampled_from(
+            [
+                "[host]",
+                "[[guest]]",
+                "smp = 1",
+                "x = ",
+                '"a" = 1',
+                "= 2",
+                "[run]",
+                "horizon_s = 0",
+                "name = 'n'",
+                "[axes]",
+                "smp = []",
+                "replicates = 0",
+                "#",
+                "[set]",
+                '"guest.smp" = 2',
+                "[x.y]",
+                "a.b.c = 1",
+                "\t",
+                "'''",
+                "inf",
+            ]
+        ),
+        max_size=6,
+    ).map(lambda lines: "\n".join(lines).encode()),
 )
 
 
@@ -438,11 +528,14 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 @FAST
-@given(keep=st.sets(st.sampled_from(list(SECTIONS))),
-       base=st.one_of(st.none(), st.sampled_from(sorted(PRESETS))),
-       muts=st.lists(mutation(file=True), max_size=4))
+@given(
+    keep=st.sets(st.sampled_from(list(SECTIONS))),
+    base=st.one_of(st.none(), st.sampled_from(sorted(PRESETS))),
+    muts=st.lists(mutation(file=True), max_size=4),
+)
 def test_scenario_file_is_taken_as_written_or_refused_naming_file_and_field(
-        files, keep, base, muts) -> None:
+    files, keep, base, muts
+) -> None:
     d = {k: v for k, v in ScenarioConfig().to_dict().items() if k in keep}
     labels = apply_mutations(d, muts)
     doc = ({"base": base} if base else {}) | d
@@ -462,8 +555,11 @@ def _path(axis: str) -> str:
 
 
 _SWEEP_KEYS = sorted(set(PATHS) - _NO_SILENT_SWEEP) + sorted(AXIS_ALIASES)
-_SWEEP_KEY = st.one_of(st.sampled_from(_SWEEP_KEYS), typos(_SWEEP_KEYS),
-                       KEY.filter(lambda k: k not in _NO_SILENT_SWEEP))
+_SWEEP_KEY = st.one_of(
+    st.sampled_from(_SWEEP_KEYS),
+    typos(_SWEEP_KEYS),
+    KEY.filter(lambda k: k not in _NO_SILENT_SWEEP),
+)
 
 
 def _value_for_key(key: str) -> st.SearchStrategy[Any]:
@@ -490,45 +586,74 @@ def _unique_by_path(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _AXES = st.lists(
-    _SWEEP_KEY.flatmap(lambda k: st.tuples(
-        st.just(k), st.one_of(st.lists(_value_for_key(k), max_size=3), _good_axis(k),
-                              _good_axis(k), JUNK_TOML))),
-    max_size=3).map(_unique_by_path)
-_SET = st.lists(_SWEEP_KEY.flatmap(lambda k: st.tuples(st.just(k), _value_for_key(k))),
-                max_size=3).map(_unique_by_path)
+    _SWEEP_KEY.flatmap(
+        lambda k: st.tuples(
+            st.just(k),
+            st.one_of(
+                st.lists(_value_for_key(k), max_size=3), _good_axis(k), _good_axis(k), JUNK_TOML
+            ),
+        )
+    ),
+    max_size=3,
+).map(_unique_by_path)
+_SET = st.lists(
+    _SWEEP_KEY.flatmap(lambda k: st.tuples(st.just(k), _value_for_key(k))), max_size=3
+).map(_unique_by_path)
 # Known keys and non-empty value lists: the per-point checks of values get exercised.
 _KNOWN_KEY = st.sampled_from(_SWEEP_KEYS)
-_AXES_KNOWN = st.lists(_KNOWN_KEY.flatmap(lambda k: st.tuples(st.just(k), st.one_of(
-    st.lists(_value_for_key(k), min_size=1, max_size=3, unique_by=repr), _good_axis(k)))),
-    max_size=3).map(_unique_by_path)
-_SET_KNOWN = st.lists(_KNOWN_KEY.flatmap(lambda k: st.tuples(st.just(k), _value_for_key(k))),
-                      max_size=2).map(_unique_by_path)
-_COUNT = st.one_of(st.integers(0, 4), st.integers(-3, 0),
-                   st.sampled_from([10**20, 1.0, 2.5, True, False, "3", []]))
+_AXES_KNOWN = st.lists(
+    _KNOWN_KEY.flatmap(
+        lambda k: st.tuples(
+            st.just(k),
+            st.one_of(
+                st.lists(_value_for_key(k), min_size=1, max_size=3, unique_by=repr), _good_axis(k)
+            ),
+        )
+    ),
+    max_size=3,
+).map(_unique_by_path)
+_SET_KNOWN = st.lists(
+    _KNOWN_KEY.flatmap(lambda k: st.tuples(st.just(k), _value_for_key(k))), max_size=2
+).map(_unique_by_path)
+_COUNT = st.one_of(
+    st.integers(0, 4), st.integers(-3, 0), st.sampled_from([10**20, 1.0, 2.5, True, False, "3", []])
+)
 _GOOD_HORIZON = st.sampled_from([1e-6, 0.05, 60, 1e7])
-_HORIZON = st.one_of(_GOOD_HORIZON, st.sampled_from([0, 0.0, -1, 1e-7, 1e8, HUGE, True, "60",
-                                                     math.nan, math.inf, -math.inf]),
-                     st.floats(allow_nan=True, allow_infinity=True))
+_HORIZON = st.one_of(
+    _GOOD_HORIZON,
+    st.sampled_from([0, 0.0, -1, 1e-7, 1e8, HUGE, True, "60", math.nan, math.inf, -math.inf]),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
 # Bases here are presets, a real file, or not strings; bad preset names and missing base
 # files are covered by the regression tests below.
 _GOOD_BASE = st.sampled_from([*sorted(PRESETS), "scen.toml"])
 _ANY_TOP = st.builds(
     lambda known, extra: known | extra,
-    st.fixed_dictionaries({}, optional={
-        "name": st.one_of(st.text(max_size=8), st.integers(), st.booleans()),
-        "base": st.one_of(_GOOD_BASE, st.sampled_from([1, True, [], ["nanos-2099"]])),
-        "replicates": _COUNT, "root_seed": _COUNT, "horizon_s": _HORIZON,
-        "set": st.one_of(_SET, JUNK_TOML),
-        "axes": st.one_of(_AXES, JUNK_TOML),
-    }),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "name": st.one_of(st.text(max_size=8), st.integers(), st.booleans()),
+            "base": st.one_of(_GOOD_BASE, st.sampled_from([1, True, [], ["nanos-2099"]])),
+            "replicates": _COUNT,
+            "root_seed": _COUNT,
+            "horizon_s": _HORIZON,
+            "set": st.one_of(_SET, JUNK_TOML),
+            "axes": st.one_of(_AXES, JUNK_TOML),
+        },
+    ),
     st.dictionaries(KEY.filter(lambda k: k not in sweep_mod._TOP_KEYS), JUNK_TOML, max_size=1),
 )
 # Valid top-level keys, so that the per-point checks ([set], [axes]) get exercised too.
 _CLEAN_TOP = st.fixed_dictionaries(
     {"set": _SET_KNOWN, "axes": _AXES_KNOWN},
-    optional={"name": st.text(max_size=8), "base": _GOOD_BASE,
-              "replicates": st.integers(1, 4), "root_seed": st.integers(0, 2**64),
-              "horizon_s": _GOOD_HORIZON})
+    optional={
+        "name": st.text(max_size=8),
+        "base": _GOOD_BASE,
+        "replicates": st.integers(1, 4),
+        "root_seed": st.integers(0, 2**64),
+        "horizon_s": _GOOD_HORIZON,
+    },
+)
 SWEEP_DOC = st.one_of(_CLEAN_TOP, _ANY_TOP)
 
 
@@ -540,8 +665,11 @@ def check_sweep_as_written(spec: SweepSpec, doc: dict[str, Any], root: Path) -> 
     assert spec.replicates >= 1
     assert spec.root_seed >= 0
     base_name = doc.get("base", "nanos-2099")
-    base = (ScenarioConfig.from_toml(root / base_name) if base_name.endswith(".toml")
-            else preset(base_name))
+    base = (
+        ScenarioConfig.from_toml(root / base_name)
+        if base_name.endswith(".toml")
+        else preset(base_name)
+    )
     assert spec.base == base
     horizon = doc.get("horizon_s", base.run.horizon_s)
     assert type(horizon) in (int, float)
@@ -636,22 +764,33 @@ def _assert_refused_cleanly(kind: str, code: Any, err: str) -> None:
     assert "error" in lines[0]
 
 
-RUN_OPTS = st.fixed_dictionaries({}, optional={
-    "--scenario": st.one_of(st.sampled_from(sorted(PRESETS)), typos(sorted(PRESETS)), KEY),
-    "--config": st.sampled_from(["missing", "garbage", "valid", "badfield", "badrange"]),
-    # any text, quotes and backslashes included: it is escaped, never spliced into TOML
-    "--design": st.one_of(st.sampled_from(DESIGN_NAMES), typos(DESIGN_NAMES),
-                          st.text(max_size=10)),
-    "--smp": st.one_of(st.integers(-3, 70).map(str), st.sampled_from(["abc", "1.5", "", "8x"])),
-    "--horizon": st.sampled_from(["0", "-1", "nan", "inf", "-inf", "1e8", "abc", "0.05",
-                                  "1e-7", "", "1e400"]),
-    "--load": st.sampled_from(["-1", "abc", "1e9", "nan", "100", "200001"]),
-    "--seed": st.sampled_from(["-1", "abc", "1.5", "0", "7", "-0"]),
-    "--trace": st.sampled_from(["-1", "x", "10", "20000000"]),
-    "--set": st.lists(st.one_of(_GARBAGE_ITEM, st.sampled_from(PATHS).flatmap(
-        lambda p: values_for(p).filter(_toml_ok).map(lambda v: f"{p}={toml_literal(v)}"))),
-        max_size=2),
-})
+RUN_OPTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "--scenario": st.one_of(st.sampled_from(sorted(PRESETS)), typos(sorted(PRESETS)), KEY),
+        "--config": st.sampled_from(["missing", "garbage", "valid", "badfield", "badrange"]),
+        # any text, quotes and backslashes included: it is escaped, never spliced into TOML
+        "--design": st.one_of(
+            st.sampled_from(DESIGN_NAMES), typos(DESIGN_NAMES), st.text(max_size=10)
+        ),
+        "--smp": st.one_of(st.integers(-3, 70).map(str), st.sampled_from(["abc", "1.5", "", "8x"])),
+        "--horizon": st.sampled_from(
+            ["0", "-1", "nan", "inf", "-inf", "1e8", "abc", "0.05", "1e-7", "", "1e400"]
+        ),
+        "--load": st.sampled_from(["-1", "abc", "1e9", "nan", "100", "200001"]),
+        "--seed": st.sampled_from(["-1", "abc", "1.5", "0", "7", "-0"]),
+        "--trace": st.sampled_from(["-1", "x", "10", "20000000"]),
+        "--set": st.lists(
+            st.one_of(
+                _GARBAGE_ITEM,
+                st.sampled_from(PATHS).flatmap(
+                    lambda p: values_for(p).filter(_toml_ok).map(lambda v: f"{p}={toml_literal(v)}")
+                ),
+            ),
+            max_size=2,
+        ),
+    },
+)
 _CONFIG_FILES = {
     "garbage": "[host\nsmp = ",
     "valid": "[guest]\nsmp = 2\n",
@@ -663,15 +802,19 @@ _CONFIG_FILES = {
 @CLI
 @given(opts=RUN_OPTS)
 def test_cli_run_refuses_bad_input_with_one_line_or_starts_the_given_scenario(
-        files, no_runs, capsys, opts) -> None:
+    files, no_runs, capsys, opts
+) -> None:
     argv = ["run"]
     for flag, value in opts.items():
         if flag == "--set":
             for item in value:
                 argv += ["--set", item]
         elif flag == "--config":
-            path = (files.root / "no_such_file.toml" if value == "missing"
-                    else files("cli", _CONFIG_FILES[value]))
+            path = (
+                files.root / "no_such_file.toml"
+                if value == "missing"
+                else files("cli", _CONFIG_FILES[value])
+            )
             argv += ["--config", str(path)]
         else:
             argv += [flag, value]
@@ -686,28 +829,35 @@ def test_cli_run_refuses_bad_input_with_one_line_or_starts_the_given_scenario(
     assert seed >= 0
     # flags are applied before --set: a flag's value must be in the config unless --set wins
     set_paths = {it.partition("=")[0].strip() for it in opts.get("--set", [])}
-    for flag, path, conv in (("--smp", "guest.smp", int), ("--horizon", "run.horizon_s", float),
-                             ("--load", "workload.load_rps", float),
-                             ("--design", "driver.design", str),
-                             ("--trace", "run.trace_events", int)):
+    for flag, path, conv in (
+        ("--smp", "guest.smp", int),
+        ("--horizon", "run.horizon_s", float),
+        ("--load", "workload.load_rps", float),
+        ("--design", "driver.design", str),
+        ("--trace", "run.trace_events", int),
+    ):
         if flag in opts and path not in set_paths:
             assert _get(cfg, path) == conv(opts[flag]), (flag, opts[flag], _get(cfg, path))
 
 
-SWEEP_OPTS = st.fixed_dictionaries({}, optional={
-    "--workers": st.sampled_from(["0", "-1", "x", "2", "1.5"]),
-    "--min-events": st.sampled_from(["0", "-3", "x", "5"]),
-    "--target-ci-width": st.sampled_from(["0", "-0.5", "x", "0.3", "-inf", "nan", "inf"]),
-    "--run-timeout": st.sampled_from(["0", "-1", "x", "30", "nan", "inf"]),
-    "--no-progress": st.just(None),
-    "--out": st.sampled_from(["out", None]),
-})
+SWEEP_OPTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "--workers": st.sampled_from(["0", "-1", "x", "2", "1.5"]),
+        "--min-events": st.sampled_from(["0", "-3", "x", "5"]),
+        "--target-ci-width": st.sampled_from(["0", "-0.5", "x", "0.3", "-inf", "nan", "inf"]),
+        "--run-timeout": st.sampled_from(["0", "-1", "x", "30", "nan", "inf"]),
+        "--no-progress": st.just(None),
+        "--out": st.sampled_from(["out", None]),
+    },
+)
 
 
 @CLI
 @given(doc=st.one_of(SWEEP_DOC, _RANDOM_TEXT, st.just(None)), opts=SWEEP_OPTS)
 def test_cli_sweep_refuses_bad_input_with_one_line_or_starts_a_valid_sweep(
-        files, no_runs, capsys, doc, opts) -> None:
+    files, no_runs, capsys, doc, opts
+) -> None:
     if doc is None:
         path = files.root / "missing_sweep.toml"
     else:
@@ -724,9 +874,10 @@ def test_cli_sweep_refuses_bad_input_with_one_line_or_starts_a_valid_sweep(
     if kind != "started":
         _assert_refused_cleanly(kind, code, err)
         if kind == "rc":
-            assert path.name in err or any(f in err for f in ("--workers", "--min-events",
-                                                               "--target-ci-width",
-                                                               "--run-timeout")), err
+            assert path.name in err or any(
+                f in err
+                for f in ("--workers", "--min-events", "--target-ci-width", "--run-timeout")
+            ), err
         return
     spec, kw = code.args_[0], code.kwargs
     assert err == ""
@@ -744,25 +895,33 @@ def test_cli_sweep_refuses_bad_input_with_one_line_or_starts_a_valid_sweep(
 
 
 def test_cli_run_valid_short_run_exits_0(capsys) -> None:
-    assert main(["run", "--horizon", "0.05", "--set", "run.recovery_horizon_s=0",
-                 "--seed", "3"]) == 0
+    assert (
+        main(["run", "--horizon", "0.05", "--set", "run.recovery_horizon_s=0", "--seed", "3"]) == 0
+    )
     captured = capsys.readouterr()
     assert captured.err == ""
     assert "censored" in captured.out or "outage" in captured.out
 
 
 # -- 5. messages -------------------------------------------------------------------------
-@pytest.mark.parametrize(("build", "needle"), [
-    (lambda: ScenarioConfig.from_dict({"host": {"mrg_rxbf": False}}),
-     "unknown field host.mrg_rxbf (did you mean 'mrg_rxbuf'?)"),
-    (lambda: ScenarioConfig.from_dict({"hots": {}}), "did you mean 'host'"),
-    (lambda: ScenarioConfig.from_dict({"driver": {"design": "olt"}}), "did you mean 'old'"),
-    (lambda: ScenarioConfig().with_overrides(["guest.smpp=2"]), "did you mean 'guest.smp'"),
-    (lambda: ScenarioConfig.from_dict({"workload": {"payload": "txt"}}),
-     "workload.payload: 'txt' is not one of ['text', 'binary']"),
-    (lambda: SweepSpec.from_dict({"replicate": 2}), "did you mean 'replicates'"),
-    (lambda: preset("nanos2099"), "did you mean 'nanos-2099'"),
-])
+@pytest.mark.parametrize(
+    ("build", "needle"),
+    [
+        (
+            lambda: ScenarioConfig.from_dict({"host": {"mrg_rxbf": False}}),
+            "unknown field host.mrg_rxbf (did you mean 'mrg_rxbuf'?)",
+        ),
+        (lambda: ScenarioConfig.from_dict({"hots": {}}), "did you mean 'host'"),
+        (lambda: ScenarioConfig.from_dict({"driver": {"design": "olt"}}), "did you mean 'old'"),
+        (lambda: ScenarioConfig().with_overrides(["guest.smpp=2"]), "did you mean 'guest.smp'"),
+        (
+            lambda: ScenarioConfig.from_dict({"workload": {"payload": "txt"}}),
+            "workload.payload: 'txt' is not one of ['text', 'binary']",
+        ),
+        (lambda: SweepSpec.from_dict({"replicate": 2}), "did you mean 'replicates'"),
+        (lambda: preset("nanos2099"), "did you mean 'nanos-2099'"),
+    ],
+)
 def test_unknown_names_get_a_did_you_mean(build, needle) -> None:
     with pytest.raises(ConfigError) as info:
         build()
@@ -792,17 +951,20 @@ def test_out_of_range_names_field_value_and_range(path, side) -> None:
         ScenarioConfig().with_overrides([f"{path}={toml_literal(value)}"])
 
 
-@pytest.mark.parametrize(("loader", "content", "needle"), [
-    (ScenarioConfig.from_toml, "[guest]\nsmp = 0\n", "guest.smp: 0 is out of range [1, 64]"),
-    (ScenarioConfig.from_toml, "[guest\n", ""),
-    (ScenarioConfig.from_toml, "[gest]\n", "did you mean 'guest'"),
-    (SweepSpec.from_toml, "replicates = 0\n", "replicates must be an integer >= 1"),
-    (SweepSpec.from_toml, "[axes]\nsmp = []\n", "axes.smp must be a non-empty list"),
-    (SweepSpec.from_toml, "[axes]\nsmp = [0, 1]\n", "guest.smp: 0 is out of range"),
-    (SweepSpec.from_toml, "horizon_s = 0\n", "horizon_s must be a number in"),
-    (SweepSpec.from_toml, '[set]\n"host.mrg_rxbf" = false\n', "did you mean 'host.mrg_rxbuf'"),
-    (SweepSpec.from_toml, "name = 'x'\nname = 'y'\n", ""),
-])
+@pytest.mark.parametrize(
+    ("loader", "content", "needle"),
+    [
+        (ScenarioConfig.from_toml, "[guest]\nsmp = 0\n", "guest.smp: 0 is out of range [1, 64]"),
+        (ScenarioConfig.from_toml, "[guest\n", ""),
+        (ScenarioConfig.from_toml, "[gest]\n", "did you mean 'guest'"),
+        (SweepSpec.from_toml, "replicates = 0\n", "replicates must be an integer >= 1"),
+        (SweepSpec.from_toml, "[axes]\nsmp = []\n", "axes.smp must be a non-empty list"),
+        (SweepSpec.from_toml, "[axes]\nsmp = [0, 1]\n", "guest.smp: 0 is out of range"),
+        (SweepSpec.from_toml, "horizon_s = 0\n", "horizon_s must be a number in"),
+        (SweepSpec.from_toml, '[set]\n"host.mrg_rxbf" = false\n', "did you mean 'host.mrg_rxbuf'"),
+        (SweepSpec.from_toml, "name = 'x'\nname = 'y'\n", ""),
+    ],
+)
 def test_file_errors_name_the_file(tmp_path, loader, content, needle) -> None:
     p = tmp_path / "input_file.toml"
     p.write_text(content)
@@ -851,8 +1013,11 @@ def test_non_utf8_file_is_a_config_error_naming_it(tmp_path, no_runs, capsys, ho
         with pytest.raises(ConfigError, match=r"binary\.toml"):
             loader(p)
         return
-    argv = (["run", "--config", str(p)] if how == "cli_run"
-            else ["sweep", str(p), "--out", str(tmp_path / "o")])
+    argv = (
+        ["run", "--config", str(p)]
+        if how == "cli_run"
+        else ["sweep", str(p), "--out", str(tmp_path / "o")]
+    )
     try:
         kind, code, err = _call(argv, capsys)
     except UnicodeDecodeError:
@@ -868,13 +1033,16 @@ def test_scenario_file_non_string_base_is_a_config_error(tmp_path, base) -> None
         ScenarioConfig.from_toml(p)
 
 
-@pytest.mark.parametrize(("loader", "content"), [
-    (ScenarioConfig.from_toml, 'base = "nosuch"\n'),
-    (ScenarioConfig.from_toml, "name = 1\n"),
-    (ScenarioConfig.from_toml, 'name = ""\n'),
-    (SweepSpec.from_toml, 'base = "nosuch"\n'),
-    (SweepSpec.from_toml, 'base = "missing.toml"\n'),
-])
+@pytest.mark.parametrize(
+    ("loader", "content"),
+    [
+        (ScenarioConfig.from_toml, 'base = "nosuch"\n'),
+        (ScenarioConfig.from_toml, "name = 1\n"),
+        (ScenarioConfig.from_toml, 'name = ""\n'),
+        (SweepSpec.from_toml, 'base = "nosuch"\n'),
+        (SweepSpec.from_toml, 'base = "missing.toml"\n'),
+    ],
+)
 def test_every_file_error_names_the_file(tmp_path, loader, content) -> None:
     p = tmp_path / "named_input.toml"
     p.write_text(content)
@@ -882,14 +1050,17 @@ def test_every_file_error_names_the_file(tmp_path, loader, content) -> None:
         loader(p)
 
 
-@pytest.mark.parametrize("doc", [
-    {"set": {"run.horizon_s": 5}},
-    {"axes": {"run.horizon_s": [5, 10]}},
-    {"set": {"run.horizon_s": 5}, "horizon_s": 7},
-    {"axes": {"smp": [1, 2], "guest.smp": [4]}},
-    {"set": {"smp": 1, "guest.smp": 4}},
-    {"set": {"name": "mine"}},
-])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"set": {"run.horizon_s": 5}},
+        {"axes": {"run.horizon_s": [5, 10]}},
+        {"set": {"run.horizon_s": 5}, "horizon_s": 7},
+        {"axes": {"smp": [1, 2], "guest.smp": [4]}},
+        {"set": {"smp": 1, "guest.smp": 4}},
+        {"set": {"name": "mine"}},
+    ],
+)
 def test_sweep_silently_overrides_set_and_axes(doc) -> None:
     try:
         spec = SweepSpec.from_dict(doc)
@@ -923,13 +1094,13 @@ def test_cli_design_text_is_taken_literally(no_runs, capsys, design) -> None:
         _assert_refused_cleanly(kind, code, err)
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--target-ci-width", "nan"),
-                                             ("--target-ci-width", "inf"),
-                                             ("--run-timeout", "nan")])
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--target-ci-width", "nan"), ("--target-ci-width", "inf"), ("--run-timeout", "nan")],
+)
 def test_cli_sweep_non_finite_options_exit_2(files, no_runs, capsys, flag, value) -> None:
-    p = files("cli_sweep", 'replicates = 1\n[axes]\nsmp = [1]\n')
-    kind, code, err = _call(["sweep", str(p), "--out", str(files.root / "o"), flag, value],
-                            capsys)
+    p = files("cli_sweep", "replicates = 1\n[axes]\nsmp = [1]\n")
+    kind, code, err = _call(["sweep", str(p), "--out", str(files.root / "o"), flag, value], capsys)
     _assert_refused_cleanly(kind, code, err)
 
 

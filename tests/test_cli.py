@@ -12,8 +12,25 @@ from vnetsim.records import RESULT_FIELDS
 
 
 def test_run_json_prints_one_object_with_every_result_field(capsys) -> None:
-    assert main(["run", "--scenario", "nanos-2099", "--design", "old", "--smp", "8",
-                 "--horizon", "0.5", "--seed", "1", "--json"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--scenario",
+                "nanos-2099",
+                "--design",
+                "old",
+                "--smp",
+                "8",
+                "--horizon",
+                "0.5",
+                "--seed",
+                "1",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     d = json.loads(out)
     assert set(RESULT_FIELDS) <= set(d)
@@ -25,8 +42,21 @@ def test_run_json_prints_one_object_with_every_result_field(capsys) -> None:
 
 
 def test_run_set_override_reaches_the_model(capsys) -> None:
-    assert main(["run", "--horizon", "0.5", "--set", "host.mrg_rxbuf=false",
-                 "--set", "workload.http_connections=16", "--json"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--horizon",
+                "0.5",
+                "--set",
+                "host.mrg_rxbuf=false",
+                "--set",
+                "workload.http_connections=16",
+                "--json",
+            ]
+        )
+        == 0
+    )
     d = json.loads(capsys.readouterr().out)
     assert d["multi_buffer_frames"] == 0
 
@@ -39,9 +69,25 @@ def test_run_human_summary(capsys) -> None:
 
 
 def test_run_with_trace_reports_the_interleaving_of_an_outage(capsys) -> None:
-    assert main(["run", "--horizon", "30", "--seed", "1", "--trace", "3000",
-                 "--set", "workload.http_connections=32",
-                 "--set", "run.recovery_horizon_s=3", "--json"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--horizon",
+                "30",
+                "--seed",
+                "1",
+                "--trace",
+                "3000",
+                "--set",
+                "workload.http_connections=32",
+                "--set",
+                "run.recovery_horizon_s=3",
+                "--json",
+            ]
+        )
+        == 0
+    )
     d = json.loads(capsys.readouterr().out)
     assert d["event_observed"] is True
     events = [e[2] for e in d["trace"]]
@@ -49,14 +95,17 @@ def test_run_with_trace_reports_the_interleaving_of_an_outage(capsys) -> None:
     assert "swallow" in events
 
 
-@pytest.mark.parametrize(("argv", "needle"), [
-    (["run", "--smp", "0"], "guest.smp: 0 is out of range [1, 64]"),
-    (["run", "--design", "olt"], "did you mean 'old'"),
-    (["run", "--scenario", "nanos2099"], "did you mean 'nanos-2099'"),
-    (["run", "--set", "host.mrg_rxbf=false"], "did you mean 'host.mrg_rxbuf'"),
-    (["run", "--seed", "-1"], "--seed: must be a non-negative integer"),
-    (["run", "--horizon", "0"], "run.horizon_s: 0.0 is out of range"),
-])
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["run", "--smp", "0"], "guest.smp: 0 is out of range [1, 64]"),
+        (["run", "--design", "olt"], "did you mean 'old'"),
+        (["run", "--scenario", "nanos2099"], "did you mean 'nanos-2099'"),
+        (["run", "--set", "host.mrg_rxbf=false"], "did you mean 'host.mrg_rxbuf'"),
+        (["run", "--seed", "-1"], "--seed: must be a non-negative integer"),
+        (["run", "--horizon", "0"], "run.horizon_s: 0.0 is out of range"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line_and_no_traceback(capsys, argv, needle) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -67,8 +116,14 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(capsys, argv, needle) 
 def test_designs_and_scenarios_list_what_exists(capsys) -> None:
     assert main(["designs"]) == 0
     out = capsys.readouterr().out
-    for name in ("nanos-0.1.48", "nanos-0.1.49", "nanos-0.1.54 (alias: old)",
-                 "nanos-0.1.55 (alias: new)", "guarded", "watchdog"):
+    for name in (
+        "nanos-0.1.48",
+        "nanos-0.1.49",
+        "nanos-0.1.54 (alias: old)",
+        "nanos-0.1.55 (alias: new)",
+        "guarded",
+        "watchdog",
+    ):
         assert name in out
     assert main(["scenarios"]) == 0
     assert "nanos-2099" in capsys.readouterr().out
@@ -76,13 +131,14 @@ def test_designs_and_scenarios_list_what_exists(capsys) -> None:
 
 def test_sweep_analyze_and_figures_commands(tmp_path, capsys) -> None:
     sweep = tmp_path / "s.toml"
-    sweep.write_text('name = "t"\nbase = "nanos-2099"\nreplicates = 1\nroot_seed = 1\n'
-                     'horizon_s = 0.4\n[set]\n"workload.http_connections" = 32\n'
-                     '"run.recovery_horizon_s" = 1\n[axes]\ndesign = ["old", "new"]\n'
-                     'smp = [1, 8]\nload_rps = [2500, 5000]\n')
+    sweep.write_text(
+        'name = "t"\nbase = "nanos-2099"\nreplicates = 1\nroot_seed = 1\n'
+        'horizon_s = 0.4\n[set]\n"workload.http_connections" = 32\n'
+        '"run.recovery_horizon_s" = 1\n[axes]\ndesign = ["old", "new"]\n'
+        "smp = [1, 8]\nload_rps = [2500, 5000]\n"
+    )
     out = tmp_path / "out"
-    assert main(["sweep", str(sweep), "--out", str(out), "--workers", "1",
-                 "--no-progress"]) == 0
+    assert main(["sweep", str(sweep), "--out", str(out), "--workers", "1", "--no-progress"]) == 0
     assert "t: 8 runs" in capsys.readouterr().out
     assert main(["analyze", str(out)]) == 0
     text = capsys.readouterr().out
@@ -100,7 +156,7 @@ def test_sweep_analyze_and_figures_commands(tmp_path, capsys) -> None:
 
 def test_sweep_bad_input_exits_2(tmp_path, capsys) -> None:
     sweep = tmp_path / "bad.toml"
-    sweep.write_text('[axes]\nsmp = [1, 99]\n')
+    sweep.write_text("[axes]\nsmp = [1, 99]\n")
     assert main(["sweep", str(sweep), "--out", str(tmp_path / "o")]) == 2
     assert "guest.smp: 99 is out of range" in capsys.readouterr().err
     assert main(["analyze", str(tmp_path / "nowhere")]) == 2

@@ -16,30 +16,33 @@ def test_every_preset_builds_and_differs_from_the_defaults_only_where_stated() -
         assert changed == {f"{s}.{k}" for s, ch in changes.items() for k in ch}
 
 
-@pytest.mark.parametrize(("assignment", "message"), [
-    ("guest.smp=0", r"guest\.smp: 0 is out of range \[1, 64\]"),
-    ("guest.smp=65", r"guest\.smp: 65 is out of range"),
-    ("virtqueue.ring_size=300", r"virtqueue\.ring_size: 300 is not a power of two"),
-    ("virtqueue.ring_size=65536", r"virtqueue\.ring_size: 65536 is out of range"),
-    ("workload.load_rps=-5", r"workload\.load_rps: -5\.0 is out of range"),
-    ("run.horizon_s=0", r"run\.horizon_s: 0\.0 is out of range"),
-    ("host.mrg_rxbuf=3", r"host\.mrg_rxbuf: expected bool, got int"),
-    ("guest.smp=2.5", r"guest\.smp: expected int, got float"),
-    ("driver.design=\"nanos-0.1.99\"", r"unknown design 'nanos-0\.1\.99'"),
-    ("driver.compiler=\"clang\"", r"driver\.compiler: 'clang' is not one of"),
-    ("host.mrg_rxbf=false", r"unknown field \(did you mean 'host\.mrg_rxbuf'\?\)"),
-    ("smp=4", r"unknown field"),
-    ("nonsense", r"expected path\.to\.field=value"),
-])
-def test_bad_overrides_are_rejected_with_the_field_and_range(assignment: str,
-                                                              message: str) -> None:
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("guest.smp=0", r"guest\.smp: 0 is out of range \[1, 64\]"),
+        ("guest.smp=65", r"guest\.smp: 65 is out of range"),
+        ("virtqueue.ring_size=300", r"virtqueue\.ring_size: 300 is not a power of two"),
+        ("virtqueue.ring_size=65536", r"virtqueue\.ring_size: 65536 is out of range"),
+        ("workload.load_rps=-5", r"workload\.load_rps: -5\.0 is out of range"),
+        ("run.horizon_s=0", r"run\.horizon_s: 0\.0 is out of range"),
+        ("host.mrg_rxbuf=3", r"host\.mrg_rxbuf: expected bool, got int"),
+        ("guest.smp=2.5", r"guest\.smp: expected int, got float"),
+        ('driver.design="nanos-0.1.99"', r"unknown design 'nanos-0\.1\.99'"),
+        ('driver.compiler="clang"', r"driver\.compiler: 'clang' is not one of"),
+        ("host.mrg_rxbf=false", r"unknown field \(did you mean 'host\.mrg_rxbuf'\?\)"),
+        ("smp=4", r"unknown field"),
+        ("nonsense", r"expected path\.to\.field=value"),
+    ],
+)
+def test_bad_overrides_are_rejected_with_the_field_and_range(assignment: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         preset("nanos-2099").with_overrides([assignment])
 
 
 def test_overrides_parse_toml_literals_and_keep_everything_else() -> None:
-    cfg = preset("nanos-2099").with_overrides(["host.mrg_rxbuf=false", "guest.smp=16",
-                                               'driver.design="new"'])
+    cfg = preset("nanos-2099").with_overrides(
+        ["host.mrg_rxbuf=false", "guest.smp=16", 'driver.design="new"']
+    )
     assert cfg.host.mrg_rxbuf is False
     assert cfg.guest.smp == 16
     assert cfg.driver.design == "new"

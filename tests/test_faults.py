@@ -19,10 +19,15 @@ import pytest
 import vnetsim.sweep as sweep_mod
 from vnetsim.sweep import StorageError, SweepSpec, run_sweep
 
-SPEC = {"name": "faults", "base": "nanos-2099", "replicates": 2, "root_seed": 5,
-        "horizon_s": 0.4, "set": {"workload.http_connections": 32,
-                                  "run.recovery_horizon_s": 1},
-        "axes": {"design": ["old", "new"], "smp": [1, 4]}}
+SPEC = {
+    "name": "faults",
+    "base": "nanos-2099",
+    "replicates": 2,
+    "root_seed": 5,
+    "horizon_s": 0.4,
+    "set": {"workload.http_connections": 32, "run.recovery_horizon_s": 1},
+    "axes": {"design": ["old", "new"], "smp": [1, 4]},
+}
 
 
 def stable(df: pd.DataFrame) -> pd.DataFrame:
@@ -30,7 +35,8 @@ def stable(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_raising_hanging_and_self_killing_runs_become_error_rows(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = SweepSpec.from_dict(SPEC)
     clean = run_sweep(spec, tmp_path / "clean", workers=2, progress=False)
     ids = sorted(clean["run_id"])
@@ -61,9 +67,9 @@ def test_raising_hanging_and_self_killing_runs_become_error_rows(
     others = df[~df["run_id"].isin(victims)]
     assert (others["error"] == "").all()
     # error rows hold NaN counters, so the integer columns of this table are floats
-    pd.testing.assert_frame_equal(stable(others),
-                                  stable(clean[~clean["run_id"].isin(victims)]),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        stable(others), stable(clean[~clean["run_id"].isin(victims)]), check_dtype=False
+    )
     # the rerun redoes nothing: error rows are results too
     monkeypatch.setattr(sweep_mod, "run_task", real)
     again = run_sweep(spec, tmp_path / "faulty", workers=2, progress=False)
@@ -75,8 +81,12 @@ def test_a_lost_dask_worker_changes_no_row(tmp_path: Path) -> None:
 
     spec = SweepSpec.from_dict({**SPEC, "replicates": 3, "horizon_s": 0.8})
     clean = run_sweep(spec, tmp_path / "clean", workers=2, progress=False)
-    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         pids = list(client.run(os.getpid).values())
         killed: list[int] = []
 
@@ -85,21 +95,30 @@ def test_a_lost_dask_worker_changes_no_row(tmp_path: Path) -> None:
                 os.kill(pids[0], signal.SIGKILL)  # its nanny restarts it; its runs are redone
                 killed.append(pids[0])
 
-        df = run_sweep(spec, tmp_path / "dask", scheduler=cluster.scheduler_address,
-                       progress=False, on_row=kill_one)
+        df = run_sweep(
+            spec,
+            tmp_path / "dask",
+            scheduler=cluster.scheduler_address,
+            progress=False,
+            on_row=kill_one,
+        )
     assert killed
     assert (df["error"] == "").all()
     pd.testing.assert_frame_equal(stable(df), stable(clean))
 
 
 def _mount_tmpfs(path: Path, size_bytes: int) -> None:
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_bytes}", "tmpfs", str(path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_bytes}", "tmpfs", str(path)],
+        check=True,
+        capture_output=True,
+    )
 
 
 def _remount(path: Path, options: str) -> None:
-    subprocess.run(["mount", "-o", f"remount,{options}", str(path)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["mount", "-o", f"remount,{options}", str(path)], check=True, capture_output=True
+    )
 
 
 def test_full_disk_then_read_only_then_rerun_loses_nothing(tmp_path: Path, capsys) -> None:
@@ -128,7 +147,8 @@ def test_full_disk_then_read_only_then_rerun_loses_nothing(tmp_path: Path, capsy
         spec_file.write_text(
             'name = "faults"\nbase = "nanos-2099"\nreplicates = 3\nroot_seed = 5\n'
             'horizon_s = 0.4\n[set]\n"workload.http_connections" = 32\n'
-            '"run.recovery_horizon_s" = 1\n[axes]\ndesign = ["old", "new"]\nsmp = [1, 4]\n')
+            '"run.recovery_horizon_s" = 1\n[axes]\ndesign = ["old", "new"]\nsmp = [1, 4]\n'
+        )
         assert main([argv[0], str(spec_file), *argv[1:]]) == 1
         err = capsys.readouterr().err
         assert "Read-only file system" in err

@@ -39,8 +39,16 @@ def make_km(horizon: float = 900.0) -> tuple[pd.DataFrame, pd.DataFrame]:
         times = np.array([0.0, 45.0, 120.0, 250.0, 400.0, 610.0])
         s = np.exp(-rate * times)
         for t, v in zip(times, s, strict=True):
-            km_rows.append({"design": d, "smp": smp, "time_s": t, "survival": v,
-                            "ci_lower": max(0.0, v - 0.1), "ci_upper": min(1.0, v + 0.05)})
+            km_rows.append(
+                {
+                    "design": d,
+                    "smp": smp,
+                    "time_s": t,
+                    "survival": v,
+                    "ci_lower": max(0.0, v - 0.1),
+                    "ci_upper": min(1.0, v + 0.05),
+                }
+            )
         cen_rows.append({"design": d, "smp": smp, "time_s": 300.0, "survival": s[3]})
         cen_rows.append({"design": d, "smp": smp, "time_s": horizon, "survival": s[-1]})
     return pd.DataFrame(km_rows), pd.DataFrame(cen_rows)
@@ -53,17 +61,26 @@ def make_summary() -> pd.DataFrame:
         median = np.log(2) / rate
         reached = median < 900
         p900 = 1 - np.exp(-rate * 900)
-        rows.append({
-            "design": d, "smp": smp, "load_rps": load,
-            "median_s": median if reached else np.nan,
-            "median_ci_lower_s": 0.7 * median if reached else np.nan,
-            "median_ci_upper_s": (1.4 * median if 1.4 * median < 900 else np.nan)
-            if reached else np.nan,
-            "rmst_s": (1 - np.exp(-rate * 900)) / rate, "rmst_tau_s": 900.0,
-            "p_outage_900s": p900, "p_outage_60s": 1 - np.exp(-rate * 60),
-            "events": 10, "n_runs": 20, "recovered_fraction": 0.5,
-            "blackout_median_s": 3.0,
-        })
+        rows.append(
+            {
+                "design": d,
+                "smp": smp,
+                "load_rps": load,
+                "median_s": median if reached else np.nan,
+                "median_ci_lower_s": 0.7 * median if reached else np.nan,
+                "median_ci_upper_s": (1.4 * median if 1.4 * median < 900 else np.nan)
+                if reached
+                else np.nan,
+                "rmst_s": (1 - np.exp(-rate * 900)) / rate,
+                "rmst_tau_s": 900.0,
+                "p_outage_900s": p900,
+                "p_outage_60s": 1 - np.exp(-rate * 60),
+                "events": 10,
+                "n_runs": 20,
+                "recovered_fraction": 0.5,
+                "blackout_median_s": 3.0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -74,9 +91,17 @@ def make_runs(outages: bool = True) -> pd.DataFrame:
         for i in range(8):
             ev = outages and (d == "nanos-0.1.54" or i < 2)
             rec = ev and i % 2 == 0
-            rows.append({"design": d, "smp": smp, "load_rps": 1000,
-                         "duration_s": 100.0 + i, "event_observed": ev, "recovered": rec,
-                         "blackout_s": float(rng.lognormal(1.0, 1.0)) if ev else np.nan})
+            rows.append(
+                {
+                    "design": d,
+                    "smp": smp,
+                    "load_rps": 1000,
+                    "duration_s": 100.0 + i,
+                    "event_observed": ev,
+                    "recovered": rec,
+                    "blackout_s": float(rng.lognormal(1.0, 1.0)) if ev else np.nan,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -262,8 +287,9 @@ def test_heatmap_panels_annotations_and_shared_scale() -> None:
             col, row = int(t.get_position()[0]), int(t.get_position()[1])
             got[(SMPS[col], LOADS[::-1][row])] = t.get_text()
         sub = s[s["design"] == d]
-        want = {(r.smp, r.load_rps): figures._percent_label(r.p_outage_900s)
-                for r in sub.itertuples()}
+        want = {
+            (r.smp, r.load_rps): figures._percent_label(r.p_outage_900s) for r in sub.itertuples()
+        }
         assert got == want
     assert [t.get_text() for t in panels[0].get_yticklabels()] == ["8000", "1000"]
     texts = {t.get_text() for ax in panels for t in ax.texts}
@@ -272,10 +298,18 @@ def test_heatmap_panels_annotations_and_shared_scale() -> None:
     assert fig.get_suptitle() == "P(outage within 900 s (15 min))"
 
 
-@pytest.mark.parametrize(("p", "text"), [
-    (0.0, "0%"), (0.001, "<1%"), (0.125, "12%"), (0.5, "50%"), (0.999, ">99%"), (1.0, "100%"),
-    (np.nan, ""),
-])
+@pytest.mark.parametrize(
+    ("p", "text"),
+    [
+        (0.0, "0%"),
+        (0.001, "<1%"),
+        (0.125, "12%"),
+        (0.5, "50%"),
+        (0.999, ">99%"),
+        (1.0, "100%"),
+        (np.nan, ""),
+    ],
+)
 def test_percent_labels_never_round_to_a_false_zero_or_certainty(p: float, text: str) -> None:
     assert figures._percent_label(p) == text
 
@@ -332,17 +366,19 @@ def test_wilson_interval() -> None:
 # ----------------------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize(("call", "table", "column"), [
-    ("km", "km", "ci_upper"),
-    ("km", "censor", "survival"),
-    ("rmst", "summary", "rmst_tau_s"),
-    ("rmst", "summary", "load_rps"),
-    ("heatmap", "summary", "p_outage_900s"),
-    ("blackout", "runs", "blackout_s"),
-    ("blackout", "runs", "recovered"),
-])
-def test_missing_column_raises_value_error_naming_it(call: str, table: str,
-                                                     column: str) -> None:
+@pytest.mark.parametrize(
+    ("call", "table", "column"),
+    [
+        ("km", "km", "ci_upper"),
+        ("km", "censor", "survival"),
+        ("rmst", "summary", "rmst_tau_s"),
+        ("rmst", "summary", "load_rps"),
+        ("heatmap", "summary", "p_outage_900s"),
+        ("blackout", "runs", "blackout_s"),
+        ("blackout", "runs", "recovered"),
+    ],
+)
+def test_missing_column_raises_value_error_naming_it(call: str, table: str, column: str) -> None:
     km, censor = make_km()
     tables = {"km": km, "censor": censor, "summary": make_summary(), "runs": make_runs()}
     tables[table] = tables[table].drop(columns=column)

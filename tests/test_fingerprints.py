@@ -24,12 +24,12 @@ def test_every_case_has_a_committed_fingerprint() -> None:
 def test_fingerprint_unchanged(name: str) -> None:
     assert fingerprint(name) == COMMITTED[name], (
         f"{name}: the model's behaviour changed; if intended, regenerate the fingerprints "
-        "and give the reason in the commit message")
+        "and give the reason in the commit message"
+    )
 
 
 def test_the_cases_exercise_the_race_and_its_absence() -> None:
     # Guards against fingerprints of runs that exercise nothing.
     assert COMMITTED["old-8vcpu-stressed-outage"]["cause"] == "swallow"
-    assert all(COMMITTED[n]["cause"] == "none" for n in CASES
-               if n != "old-8vcpu-stressed-outage")
+    assert all(COMMITTED[n]["cause"] == "none" for n in CASES if n != "old-8vcpu-stressed-outage")
     assert all(int(c["trace_events"]) > 1000 for c in COMMITTED.values())

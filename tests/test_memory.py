@@ -24,8 +24,12 @@ print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
 
 
 def peak_rss(seed: int, *overrides: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", PEAK_RSS, str(seed), *overrides], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, str(seed), *overrides],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -35,9 +39,14 @@ def test_fifteen_minutes_at_16_vcpus_with_a_long_swallow_chain_stay_under_500_mb
     # growing for the 15 simulated minutes the run is continued after the onset, unless the
     # bogus head claims fewer buffers (V comes from payload bytes): take the first seed whose
     # swallow outlasts the 15 minutes.
-    sets = ('driver.design="old"', "guest.smp=16", "workload.http_connections=32",
-            "workload.broadcast_rate_per_s=15", "run.horizon_s=900",
-            "run.recovery_horizon_s=900")
+    sets = (
+        'driver.design="old"',
+        "guest.smp=16",
+        "workload.http_connections=32",
+        "workload.broadcast_rate_per_s=15",
+        "run.horizon_s=900",
+        "run.recovery_horizon_s=900",
+    )
     runs = (peak_rss(seed, *sets) for seed in range(1, 20))
     r = next(r for r in runs if r["observed"] and r["sim_time_s"] >= 900)
     assert r["chain"] >= 10_000
@@ -55,10 +64,17 @@ def test_memory_does_not_grow_with_simulated_time() -> None:
 
 def test_a_sweeps_memory_does_not_grow_with_its_number_of_runs(tmp_path: Path) -> None:
     def peak(reps: int) -> int:
-        spec = SweepSpec.from_dict({
-            "name": f"mem{reps}", "base": "nanos-2099", "replicates": reps, "root_seed": 1,
-            "horizon_s": 0.1, "set": {"run.recovery_horizon_s": 0.5, "workload.load_rps": 500},
-            "axes": {"design": ["old", "new"], "smp": [1, 2]}})
+        spec = SweepSpec.from_dict(
+            {
+                "name": f"mem{reps}",
+                "base": "nanos-2099",
+                "replicates": reps,
+                "root_seed": 1,
+                "horizon_s": 0.1,
+                "set": {"run.recovery_horizon_s": 0.5, "workload.load_rps": 500},
+                "axes": {"design": ["old", "new"], "smp": [1, 2]},
+            }
+        )
         tracemalloc.start()
         run_sweep(spec, tmp_path / f"m{reps}", workers=2, progress=False)
         _, top = tracemalloc.get_traced_memory()

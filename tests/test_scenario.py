@@ -64,8 +64,7 @@ def test_old_driver_on_8_vcpus_goes_silent_under_stress(seed: int) -> None:
 @pytest.mark.parametrize(("design", "smp"), [("new", 8), ("nanos-0.1.48", 8), ("old", 1)])
 def test_no_misframe_and_no_outage_where_the_race_cannot_happen(design: str, smp: int) -> None:
     for seed in (1, 2):
-        r = simulate(short(STRESS, 20.0, driver={"design": design}, guest={"smp": smp}),
-                     seed=seed)
+        r = simulate(short(STRESS, 20.0, driver={"design": design}, guest={"smp": smp}), seed=seed)
         assert not r.event_observed, r.summary()
         assert r.misframed_buffers == 0
         assert r.frames_swallowed == 0
@@ -83,10 +82,22 @@ def test_workarounds_remove_the_multi_buffer_frames_the_race_needs() -> None:
 def test_result_fields_are_flat_and_named_in_lifelines_vocabulary() -> None:
     r = simulate(short(STRESS, 0.5), seed=1)
     d = r.to_dict()
-    for key in ("duration_s", "event_observed", "recovered", "blackout_s", "cause",
-                "frames_offered", "frames_delivered", "frames_dropped", "frames_swallowed",
-                "buffers_allocated", "buffers_in_ring", "buffers_leaked", "interrupts",
-                "max_swallow_chain"):
+    for key in (
+        "duration_s",
+        "event_observed",
+        "recovered",
+        "blackout_s",
+        "cause",
+        "frames_offered",
+        "frames_delivered",
+        "frames_dropped",
+        "frames_swallowed",
+        "buffers_allocated",
+        "buffers_in_ring",
+        "buffers_leaked",
+        "interrupts",
+        "max_swallow_chain",
+    ):
         assert key in d
     assert all(not isinstance(v, dict | list) for v in d.values())
     assert not r.event_observed
@@ -95,13 +106,14 @@ def test_result_fields_are_flat_and_named_in_lifelines_vocabulary() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("design", "smp"), [("new", 8), ("nanos-0.1.48", 8), ("old", 1),
-                                             ("new", 16)])
+@pytest.mark.parametrize(
+    ("design", "smp"), [("new", 8), ("nanos-0.1.48", 8), ("old", 1), ("new", 16)]
+)
 def test_long_horizons_many_seeds_no_outage_where_the_race_cannot_happen(
-        design: str, smp: int) -> None:
+    design: str, smp: int
+) -> None:
     for seed in range(10, 16):
-        r = simulate(short(STRESS, 120.0, driver={"design": design}, guest={"smp": smp}),
-                     seed=seed)
+        r = simulate(short(STRESS, 120.0, driver={"design": design}, guest={"smp": smp}), seed=seed)
         assert not r.event_observed, r.summary()
         assert r.misframed_buffers == 0
 
@@ -120,8 +132,9 @@ def test_small_memory_swallow_is_absorbing_in_0_1_50_and_later() -> None:
 
 
 def test_0_1_49_halts_on_allocation_failure_during_a_swallow() -> None:
-    cfg = vnetsim.preset("small-memory").replace(workload={"http_connections": 32},
-                                                 driver={"design": "nanos-0.1.49"})
+    cfg = vnetsim.preset("small-memory").replace(
+        workload={"http_connections": 32}, driver={"design": "nanos-0.1.49"}
+    )
     r = simulate(short(cfg, 30.0, run={"recovery_horizon_s": 60.0}), seed=1)
     assert r.event_observed
     assert r.cause == "swallow"
@@ -131,7 +144,11 @@ def test_0_1_49_halts_on_allocation_failure_during_a_swallow() -> None:
 
 @pytest.mark.parametrize("load", [500.0, 20_000.0])
 def test_offered_load_range_runs_and_is_served(load: float) -> None:
-    r = simulate(short(vnetsim.preset("nanos-2099"), 1.0, workload={"load_rps": load},
-                       driver={"design": "new"}), seed=1)
+    r = simulate(
+        short(
+            vnetsim.preset("nanos-2099"), 1.0, workload={"load_rps": load}, driver={"design": "new"}
+        ),
+        seed=1,
+    )
     assert r.http_requests_sent == pytest.approx(load * r.sim_time_s, rel=0.1)
     assert r.frames_delivered >= 0.99 * r.frames_offered

@@ -42,17 +42,29 @@ def stable(df: pd.DataFrame) -> pd.DataFrame:
 
 def test_seeds_depend_only_on_the_point_and_replicate(tmp_path: Path) -> None:
     spec = SweepSpec.from_toml(mini(tmp_path))
-    other = SweepSpec.from_dict({"base": "nanos-2099", "root_seed": 11, "replicates": 5,
-                                 "axes": {"smp": [8, 2, 1], "design": ["new"]}})
+    other = SweepSpec.from_dict(
+        {
+            "base": "nanos-2099",
+            "root_seed": 11,
+            "replicates": 5,
+            "axes": {"smp": [8, 2, 1], "design": ["new"]},
+        }
+    )
     point = {"design": "new", "smp": 8}
     for rep in range(2):
-        assert spec.seed_for(point, rep).spawn_key == other.seed_for(
-            {"smp": 8, "design": "new"}, rep).spawn_key
+        assert (
+            spec.seed_for(point, rep).spawn_key
+            == other.seed_for({"smp": 8, "design": "new"}, rep).spawn_key
+        )
     # common random numbers: designs share the workload stream at a replicate
-    assert (spec.seed_for({"design": "old", "smp": 8}, 0).spawn_key
-            == spec.seed_for({"design": "new", "smp": 8}, 0).spawn_key)
-    assert (spec.seed_for({"design": "new", "smp": 1}, 0).spawn_key
-            != spec.seed_for({"design": "new", "smp": 8}, 0).spawn_key)
+    assert (
+        spec.seed_for({"design": "old", "smp": 8}, 0).spawn_key
+        == spec.seed_for({"design": "new", "smp": 8}, 0).spawn_key
+    )
+    assert (
+        spec.seed_for({"design": "new", "smp": 1}, 0).spawn_key
+        != spec.seed_for({"design": "new", "smp": 8}, 0).spawn_key
+    )
     assert spec.seed_for(point, 0).spawn_key != spec.seed_for(point, 1).spawn_key
     # raising replicates keeps every existing run id and seed
     more = SweepSpec.from_toml(mini(tmp_path, reps=4, name="more.toml"))
@@ -63,25 +75,34 @@ def test_seeds_depend_only_on_the_point_and_replicate(tmp_path: Path) -> None:
 
 def test_sweep_file_errors_name_the_file_and_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
-    bad.write_text('replicate = 3\n[axes]\nsmp = [1]\n')
+    bad.write_text("replicate = 3\n[axes]\nsmp = [1]\n")
     with pytest.raises(ConfigError, match=r"bad\.toml: unknown key 'replicate' \(did you mean"):
         SweepSpec.from_toml(bad)
-    bad.write_text('[axes]\nsmp = []\n')
+    bad.write_text("[axes]\nsmp = []\n")
     with pytest.raises(ConfigError, match=r"axes\.smp must be a non-empty list"):
         SweepSpec.from_toml(bad)
-    bad.write_text('[axes]\nsmp = [1, 0]\n')
+    bad.write_text("[axes]\nsmp = [1, 0]\n")
     with pytest.raises(ConfigError, match=r"guest\.smp: 0 is out of range"):
         SweepSpec.from_toml(bad)
 
 
 def test_rows_are_tidy_and_carry_axes_seed_and_every_counter(tmp_path: Path) -> None:
-    df = run_sweep(SweepSpec.from_toml(mini(tmp_path)), tmp_path / "out", workers=2,
-                   progress=False)
+    df = run_sweep(SweepSpec.from_toml(mini(tmp_path)), tmp_path / "out", workers=2, progress=False)
     assert len(df) == 8
     assert df["run_id"].is_unique
-    for col in ("design", "smp", "replicate", "seed_entropy", "spawn_key", "duration_s",
-                "event_observed", "frames_offered", "buffers_leaked", "error",
-                "design_resolved"):
+    for col in (
+        "design",
+        "smp",
+        "replicate",
+        "seed_entropy",
+        "spawn_key",
+        "duration_s",
+        "event_observed",
+        "frames_offered",
+        "buffers_leaked",
+        "error",
+        "design_resolved",
+    ):
         assert col in df.columns
     assert set(df["design_resolved"]) == {"nanos-0.1.54", "nanos-0.1.55"}
     manifest = SweepStore(tmp_path / "out").read_manifest()
@@ -93,10 +114,8 @@ def test_rows_are_tidy_and_carry_axes_seed_and_every_counter(tmp_path: Path) -> 
 
 def test_extension_adds_runs_and_keeps_existing_rows(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    first = run_sweep(SweepSpec.from_toml(mini(tmp_path, reps=1)), out, workers=2,
-                      progress=False)
-    second = run_sweep(SweepSpec.from_toml(mini(tmp_path, reps=2)), out, workers=2,
-                       progress=False)
+    first = run_sweep(SweepSpec.from_toml(mini(tmp_path, reps=1)), out, workers=2, progress=False)
+    second = run_sweep(SweepSpec.from_toml(mini(tmp_path, reps=2)), out, workers=2, progress=False)
     assert len(first) == 4
     assert len(second) == 8
     kept = stable(second).set_index("run_id").loc[first["run_id"]]
@@ -125,10 +144,21 @@ def test_a_failing_run_becomes_a_row_with_its_error() -> None:
 def test_kill_9_then_rerun_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     spec_path = mini(tmp_path, reps=3, horizon=0.8)
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "vnetsim", "sweep", str(spec_path), "--out", str(out),
-           "--workers", "2", "--no-progress"]
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    cmd = [
+        sys.executable,
+        "-m",
+        "vnetsim",
+        "sweep",
+        str(spec_path),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         done = list((out / "runs").glob("*.parquet")) if (out / "runs").exists() else []
@@ -142,19 +172,24 @@ def test_kill_9_then_rerun_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     (out / "runs" / "deadbeef0000-r00000.parquet").write_bytes(b"PAR1 torn write")
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     resumed = pd.read_parquet(out / "runs.parquet")
-    clean = run_sweep(SweepSpec.from_toml(spec_path), tmp_path / "clean", workers=2,
-                      progress=False)
+    clean = run_sweep(SweepSpec.from_toml(spec_path), tmp_path / "clean", workers=2, progress=False)
     assert resumed["run_id"].is_unique
     assert len(resumed) == 12
     pd.testing.assert_frame_equal(stable(resumed), stable(clean))
 
 
 def test_early_stop_is_decided_by_results_not_by_timing(tmp_path: Path) -> None:
-    spec = SweepSpec.from_dict({
-        "name": "early", "base": "nanos-2099", "replicates": 6, "root_seed": 3,
-        "horizon_s": 3.0, "set": {"workload.http_connections": 16,
-                                  "run.recovery_horizon_s": 1},
-        "axes": {"design": ["old", "new"], "smp": [8]}})
+    spec = SweepSpec.from_dict(
+        {
+            "name": "early",
+            "base": "nanos-2099",
+            "replicates": 6,
+            "root_seed": 3,
+            "horizon_s": 3.0,
+            "set": {"workload.http_connections": 16, "run.recovery_horizon_s": 1},
+            "axes": {"design": ["old", "new"], "smp": [8]},
+        }
+    )
     a = run_sweep(spec, tmp_path / "a", workers=1, progress=False, min_events=1, wave=2)
     b = run_sweep(spec, tmp_path / "b", workers=2, progress=False, min_events=1, wave=2)
     pd.testing.assert_frame_equal(stable(a), stable(b))
@@ -169,19 +204,19 @@ def test_local_and_dask_give_identical_rows(tmp_path: Path) -> None:
 
     spec = SweepSpec.from_toml(mini(tmp_path))
     local = run_sweep(spec, tmp_path / "local", workers=2, progress=False)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
-        dask = run_sweep(spec, tmp_path / "dask", scheduler=cluster.scheduler_address,
-                         progress=False)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        dask = run_sweep(
+            spec, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False
+        )
     pd.testing.assert_frame_equal(stable(local), stable(dask))
 
 
 def test_a_committed_consolidated_table_alone_is_resumable(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    first = run_sweep(SweepSpec.from_toml(mini(tmp_path, reps=1)), out, workers=2,
-                      progress=False)
+    first = run_sweep(SweepSpec.from_toml(mini(tmp_path, reps=1)), out, workers=2, progress=False)
     for p in (out / "runs").glob("*.parquet"):  # as in a fresh clone: only runs.parquet
         p.unlink()
-    again = run_sweep(SweepSpec.from_toml(mini(tmp_path, reps=1)), out, workers=2,
-                      progress=False)
+    again = run_sweep(SweepSpec.from_toml(mini(tmp_path, reps=1)), out, workers=2, progress=False)
     pd.testing.assert_frame_equal(stable(first), stable(again))

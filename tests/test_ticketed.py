@@ -22,8 +22,12 @@ from vnetsim.vcpu import VCpu
 from vnetsim.virtqueue import SplitVirtqueue
 
 NS = 1e-9
-REFILL = RefillTraits(batch_refill=True, repush_on_release=True,
-                      assert_on_alloc_failure=False, big_buffers_without_mrg=True)
+REFILL = RefillTraits(
+    batch_refill=True,
+    repush_on_release=True,
+    assert_on_alloc_failure=False,
+    big_buffers_without_mrg=True,
+)
 
 
 class Scripted:
@@ -55,8 +59,9 @@ class Stack:
         self.delivered.append((t, frame.fid))
 
 
-def make_driver(order: StoreOrder = GCC11_OLD, payload: list[float] | None = None,
-                **kw: object) -> tuple[TicketedReassembly, Stack, Counters, Trace]:
+def make_driver(
+    order: StoreOrder = GCC11_OLD, payload: list[float] | None = None, **kw: object
+) -> tuple[TicketedReassembly, Stack, Counters, Trace]:
     env = simpy.Environment()
     vq = SplitVirtqueue(256)
     pool = BufferPool(64.0, 1536)
@@ -65,9 +70,21 @@ def make_driver(order: StoreOrder = GCC11_OLD, payload: list[float] | None = Non
     counters = Counters()
     trace = Trace(1000)
     driver = TicketedReassembly(
-        order=order, env=env, guest=GuestConfig(), driver=DriverConfig(), ring=ring,
-        pool=pool, stack=stack, counters=counters, trace=trace, draws=Scripted(),
-        payload_draws=Scripted(uniform=payload), refill=REFILL, mrg=True, **kw)
+        order=order,
+        env=env,
+        guest=GuestConfig(),
+        driver=DriverConfig(),
+        ring=ring,
+        pool=pool,
+        stack=stack,
+        counters=counters,
+        trace=trace,
+        draws=Scripted(),
+        payload_draws=Scripted(uniform=payload),
+        refill=REFILL,
+        mrg=True,
+        **kw,
+    )
     return driver, stack, counters, trace
 
 
@@ -129,7 +146,12 @@ def test_d2_first_misframes_a_continuation_and_starts_a_swallow_of_v_buffers() -
     d.process(CPU[0], 6000 * NS, 104, frame(4, 1), 0)
     assert [fid for _, fid in stack.delivered] == [4]  # self-recovery
     assert [ev for _, ev in events(trace) if ev != "ticket"] == [
-        "first", "misframe", "first", "swallow", "swallow-exit"]
+        "first",
+        "misframe",
+        "first",
+        "swallow",
+        "swallow-exit",
+    ]
     tickets = [d for _, _, ev, d in trace.events if ev == "ticket"]
     assert tickets[1].startswith("ticket 1: buffer 101 = frame 1 part 2/2")
     assert "read rx->hdr STALE empty" in tickets[1]

@@ -82,8 +82,9 @@ class _DrainingNotifier:
     the frame's offer-to-take time.
     """
 
-    def __init__(self, env: simpy.Environment, ring: RxRing, cyc_y: list[float],
-                 cyc_n: list[int]) -> None:
+    def __init__(
+        self, env: simpy.Environment, ring: RxRing, cyc_y: list[float], cyc_n: list[int]
+    ) -> None:
         self.env, self.ring, self.vq = env, ring, ring.vq
         self.cyc_y, self.cyc_n = cyc_y, cyc_n
         self.last_take = 0.0
@@ -112,8 +113,9 @@ class _VhostRun:
 
 def _run_vhost(lam: float, c_us: float, d_us: float, n_frames: int, seed: int) -> _VhostRun:
     env = simpy.Environment()
-    host = HostConfig(vhost_frame_us=c_us, vhost_wakeup_us=d_us, vhost_signal_batch=1,
-                      tap_queue_frames=1_000_000)
+    host = HostConfig(
+        vhost_frame_us=c_us, vhost_wakeup_us=d_us, vhost_signal_batch=1, tap_queue_frames=1_000_000
+    )
     vq = SplitVirtqueue(256)
     ring = RxRing(env, vq, BufferPool(1.0, MRG_BUFFER_BYTES))
     for b in range(vq.size):
@@ -121,8 +123,17 @@ def _run_vhost(lam: float, c_us: float, d_us: float, n_frames: int, seed: int) -
     cyc_y: list[float] = []
     cyc_n: list[int] = []
     notifier = _DrainingNotifier(env, ring, cyc_y, cyc_n)
-    backend = HostBackend(env, host, ring, notifier, Counters(), Trace(0),  # type: ignore[arg-type]
-                          _draws(seed), mrg=True, buffer_bytes=MRG_BUFFER_BYTES)
+    backend = HostBackend(
+        env,
+        host,
+        ring,
+        notifier,
+        Counters(),
+        Trace(0),  # type: ignore[arg-type]
+        _draws(seed),
+        mrg=True,
+        buffer_bytes=MRG_BUFFER_BYTES,
+    )
     tap = _TimedTap(env)
     backend.tap = tap
     starts: list[float] = []
@@ -145,8 +156,14 @@ def _run_vhost(lam: float, c_us: float, d_us: float, n_frames: int, seed: int) -
     env.run()
     assert not tap
     assert not backend.busy
-    return _VhostRun(np.array(cyc_y), np.array(cyc_n), np.diff(starts), np.diff(areas),
-                     int(sum(cyc_n)), backend.c.frames_dropped_tap)
+    return _VhostRun(
+        np.array(cyc_y),
+        np.array(cyc_n),
+        np.diff(starts),
+        np.diff(areas),
+        int(sum(cyc_n)),
+        backend.c.frames_dropped_tap,
+    )
 
 
 def _mg1_setup_sojourn(lam: float, c: float, d: float) -> float:
@@ -187,7 +204,8 @@ def _ratio_se(y: np.ndarray, n: np.ndarray) -> tuple[float, float]:
     ],
 )
 def test_vhost_offer_to_take_time_matches_mg1_with_exponential_setup(
-        lam: float, c_us: float, d_us: float, n_frames: int, seed: int) -> None:
+    lam: float, c_us: float, d_us: float, n_frames: int, seed: int
+) -> None:
     run = _run_vhost(lam, c_us, d_us, n_frames, seed)
     assert run.frames_taken == n_frames
     assert run.tap_drops == 0
@@ -199,7 +217,8 @@ def test_vhost_offer_to_take_time_matches_mg1_with_exponential_setup(
     tol = K_SE * se
     assert abs(w_hat - w) <= tol, (
         f"mean offer-to-take {w_hat / US:.3f} us, M/G/1+setup {w / US:.3f} us, "
-        f"tol {tol / US:.3f} us")
+        f"tol {tol / US:.3f} us"
+    )
     # The check has the power to tell the mechanism apart from its plausible misreadings:
     # copy charged after the take (W_q only) or no wake-up latency (plain M/D/1).
     w_q_only = w - c
@@ -263,8 +282,9 @@ class _InstantIrq:
             self.done.succeed()
 
 
-def _run_coalescing(lam: float, n_frames: int, t_us: float, cycles: int,
-                    seed: int) -> tuple[np.ndarray, int, int]:
+def _run_coalescing(
+    lam: float, n_frames: int, t_us: float, cycles: int, seed: int
+) -> tuple[np.ndarray, int, int]:
     env = simpy.Environment()
     host = HostConfig(notf_coal_frames=n_frames, notf_coal_usecs=t_us)
     vq = SplitVirtqueue(4096, event_idx=True)
@@ -310,7 +330,8 @@ def _min_n_t_moments(lam: float, n_frames: int, t: float) -> tuple[float, float]
     ],
 )
 def test_notf_coal_interrupts_per_packet_is_one_over_mean_min_n_t_batch(
-        lam: float, n_frames: int, t_us: float, cycles: int, seed: int) -> None:
+    lam: float, n_frames: int, t_us: float, cycles: int, seed: int
+) -> None:
     sizes, packets, signals = _run_coalescing(lam, n_frames, t_us, cycles, seed)
     assert signals == cycles == len(sizes)
     assert sizes.sum() == packets  # every packet is drained by exactly one interrupt
@@ -322,7 +343,8 @@ def test_notf_coal_interrupts_per_packet_is_one_over_mean_min_n_t_batch(
     x_bar = packets / cycles
     half = K_SE * math.sqrt(var_x / cycles)
     assert 1 / (e_x + half) <= cycles / packets <= 1 / (e_x - half), (
-        f"interrupts/packet {cycles / packets:.5f}, theory 1/E[X] = {1 / e_x:.5f}")
+        f"interrupts/packet {cycles / packets:.5f}, theory 1/E[X] = {1 / e_x:.5f}"
+    )
     assert abs(x_bar - e_x) <= half
     # The whole batch-size law, not just its mean: chi-square of X against 1 + min(N−1, A_T).
     pmf = stats.poisson.pmf(np.arange(n_frames - 1), lam * t_us * US)
@@ -375,16 +397,23 @@ class _ScriptedDraws:
 
 def test_stretch_follows_scripted_episodes_exactly() -> None:
     # Scales: exit gaps Exp·1 s, exit lengths Exp·0.1 s; sched gaps Exp·2 s, lengths Exp·1 s.
-    host = HostConfig(vmexit_rate_per_s=1.0, vmexit_mean_us=1e5,
-                      preempt_rate_per_s=0.5, preempt_mean_ms=1000.0)
+    host = HostConfig(
+        vmexit_rate_per_s=1.0, vmexit_mean_us=1e5, preempt_rate_per_s=0.5, preempt_mean_ms=1000.0
+    )
     script = [
-        9.0, 5.5,  # first exit at 9.0, first sched at 11.0
-        5.0, 0.8,  # exit [9.0, 9.5): ends before the work starts at 10 -> no effect; next 9.8
-        3.0, 2.4,  # exit [9.8, 10.1) spans the start -> delay 0.1; next exit at 12.2
-        0.5, 10.0,  # sched [11.0, 11.5) inside the work -> +0.5 (end 12.6); next sched at 31.0
-        2.0, 5.0,  # exit at 12.2 starts in stretched time (after 12, before 12.6) -> +0.2
+        9.0,
+        5.5,  # first exit at 9.0, first sched at 11.0
+        5.0,
+        0.8,  # exit [9.0, 9.5): ends before the work starts at 10 -> no effect; next 9.8
+        3.0,
+        2.4,  # exit [9.8, 10.1) spans the start -> delay 0.1; next exit at 12.2
+        0.5,
+        10.0,  # sched [11.0, 11.5) inside the work -> +0.5 (end 12.6); next sched at 31.0
+        2.0,
+        5.0,  # exit at 12.2 starts in stretched time (after 12, before 12.6) -> +0.2
         #            end 12.8; next exit at 17.2 >= 12.8 -> stop
-        4.0, 20.0,  # second call at 17.5 (zero work): exit [17.2, 17.6) -> pass deferred
+        4.0,
+        20.0,  # second call at 17.5 (zero work): exit [17.2, 17.6) -> pass deferred
     ]
     fake = _ScriptedDraws(script)
     p = Preemption(host, fake)  # type: ignore[arg-type]
@@ -417,8 +446,12 @@ def test_long_stretch_steals_rho_over_one_minus_rho_of_the_work() -> None:
     """
     r1, m1 = 5_000.0, 20.0 * US  # VM exits: ρ1 = 0.1
     r2, m2 = 20.0, 10e-3  # host preemptions: ρ2 = 0.2
-    host = HostConfig(vmexit_rate_per_s=r1, vmexit_mean_us=m1 / US,
-                      preempt_rate_per_s=r2, preempt_mean_ms=m2 * 1e3)
+    host = HostConfig(
+        vmexit_rate_per_s=r1,
+        vmexit_mean_us=m1 / US,
+        preempt_rate_per_s=r2,
+        preempt_mean_ms=m2 * 1e3,
+    )
     p = Preemption(host, _draws(31))
     w = 600.0
     end = p.stretch(0.0, w)
@@ -439,7 +472,8 @@ def test_long_stretch_steals_rho_over_one_minus_rho_of_the_work() -> None:
 
 @pytest.mark.parametrize("w_us", [0.0, 20.0, 200.0])
 def test_short_work_at_an_independent_time_escapes_preemption_with_poisson_probability(
-        w_us: float) -> None:
+    w_us: float,
+) -> None:
     """P(stretch(t, w) == t + w) = exp(−Σ r_i·(m_i·(1 − e^{−G/m_i}) + w)).
 
     The work is untouched iff no episode is in progress at t and none starts in [t, t + w).
@@ -455,8 +489,12 @@ def test_short_work_at_an_independent_time_escapes_preemption_with_poisson_proba
     """
     r1, m1 = 1_000.0, 20.0 * US
     r2, m2 = 10.0, 1e-3
-    host = HostConfig(vmexit_rate_per_s=r1, vmexit_mean_us=m1 / US,
-                      preempt_rate_per_s=r2, preempt_mean_ms=m2 * 1e3)
+    host = HostConfig(
+        vmexit_rate_per_s=r1,
+        vmexit_mean_us=m1 / US,
+        preempt_rate_per_s=r2,
+        preempt_mean_ms=m2 * 1e3,
+    )
     p = Preemption(host, _draws(32 + int(w_us)))
     gap, w, n = 20e-3, w_us * US, 150_000
     t, clean = 1.0, 0
@@ -494,7 +532,8 @@ class _Streams:
 
 @pytest.mark.parametrize(("k", "seed"), [(1, 41), (3, 42), (8, 43)])
 def test_pool_pass_after_t_avail_is_exponential_with_rate_k_r_and_owner_is_uniform(
-        k: int, seed: int) -> None:
+    k: int, seed: int
+) -> None:
     r = 4_000.0
     guest = GuestConfig(smp=k, runloop_passes_per_s=r, syscalls_per_request=0.0)
     host = HostConfig(vmexit_rate_per_s=0.0, preempt_rate_per_s=0.0)

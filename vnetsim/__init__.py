@@ -17,5 +17,15 @@ from vnetsim.scenario import build, simulate
 
 __version__ = "0.1.0"
 
-__all__ = ["DESIGNS", "PRESETS", "ConfigError", "RunResult", "ScenarioConfig", "__version__",
-           "build", "get_design", "preset", "simulate"]
+__all__ = [
+    "DESIGNS",
+    "PRESETS",
+    "ConfigError",
+    "RunResult",
+    "ScenarioConfig",
+    "__version__",
+    "build",
+    "get_design",
+    "preset",
+    "simulate",
+]

@@ -19,8 +19,7 @@ from vnetsim.frames import XPBUF_BYTES
 class BufferPool:
     """Buffer ids from finite memory; counts what it hands out."""
 
-    __slots__ = ("_freeing", "alloc_failures", "buffer_bytes", "capacity", "free", "leaked",
-                 "live")
+    __slots__ = ("_freeing", "alloc_failures", "buffer_bytes", "capacity", "free", "leaked", "live")
 
     def __init__(self, memory_mib: float, buffer_bytes: int) -> None:
         self.buffer_bytes = buffer_bytes

@@ -47,7 +47,7 @@ def _print_trace(result: RunResult, limit: int = 40) -> None:
     if "swallow" in names:
         i = names.index("swallow")
         j = max((k for k in range(i) if names[k] == "misframe"), default=i)
-        shown = events[max(0, j - (limit - 8)): i + 8]
+        shown = events[max(0, j - (limit - 8)) : i + 8]
         print("\ntraced events around the misframe that started the swallow:")
     else:
         shown = events[-limit:]
@@ -81,18 +81,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The incident in two runs with the same workload randomness: old fails, new does not."""
-    base = preset("nanos-2099").with_overrides([f"run.horizon_s={args.horizon}",
-                                                "run.recovery_horizon_s=60",
-                                                "run.trace_events=4000"])
-    print("nanos-2099: 8 vCPUs, 5,000 HTTP req/s, each written to 3 Redis servers "
-          f"(seed {args.seed}, horizon {args.horizon:g} s)\n")
+    base = preset("nanos-2099").with_overrides(
+        [f"run.horizon_s={args.horizon}", "run.recovery_horizon_s=60", "run.trace_events=4000"]
+    )
+    print(
+        "nanos-2099: 8 vCPUs, 5,000 HTTP req/s, each written to 3 Redis servers "
+        f"(seed {args.seed}, horizon {args.horizon:g} s)\n"
+    )
     old = simulate(base.with_overrides(['driver.design="old"']), seed=args.seed)
     print("== old driver (nanos-0.1.54) ==")
     print(old.summary())
     _print_trace(old, limit=12)
     horizon = old.duration_s + 60.0 if old.event_observed else args.horizon
-    new_cfg = base.with_overrides(['driver.design="new"', f"run.horizon_s={horizon}",
-                                   "run.trace_events=0"])
+    new_cfg = base.with_overrides(
+        ['driver.design="new"', f"run.horizon_s={horizon}", "run.trace_events=0"]
+    )
     new = simulate(new_cfg, seed=args.seed)
     print("\n== fixed driver (nanos-0.1.55), same seed ==")
     print(new.summary())
@@ -105,19 +108,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     spec = SweepSpec.from_toml(args.file)
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers: must be >= 1, got {args.workers}")
-    for name, value in (("--min-events", args.min_events),
-                        ("--target-ci-width", args.target_ci_width),
-                        ("--run-timeout", args.run_timeout)):
+    for name, value in (
+        ("--min-events", args.min_events),
+        ("--target-ci-width", args.target_ci_width),
+        ("--run-timeout", args.run_timeout),
+    ):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise ConfigError(f"{name}: must be a finite number > 0, got {value}")
-    df = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
-                   scheduler_file=args.scheduler_file, progress=not args.no_progress,
-                   min_events=args.min_events, target_ci_width=args.target_ci_width,
-                   run_timeout=args.run_timeout, replace=args.replace)
+    df = run_sweep(
+        spec,
+        args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        scheduler_file=args.scheduler_file,
+        progress=not args.no_progress,
+        min_events=args.min_events,
+        target_ci_width=args.target_ci_width,
+        run_timeout=args.run_timeout,
+        replace=args.replace,
+    )
     ok = df[df["error"] == ""] if not df.empty else df
-    print(f"{spec.name}: {len(df)} runs in {args.out} ({int(ok['event_observed'].sum())} "
-          f"outages, {int((~ok['event_observed'].astype(bool)).sum())} censored, "
-          f"{len(df) - len(ok)} errors)")
+    print(
+        f"{spec.name}: {len(df)} runs in {args.out} ({int(ok['event_observed'].sum())} "
+        f"outages, {int((~ok['event_observed'].astype(bool)).sum())} censored, "
+        f"{len(df) - len(ok)} errors)"
+    )
     return 0
 
 
@@ -127,8 +142,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     tables = analyze_dir(args.dir)
     runs, manifest = load_runs(args.dir)
-    print(format_summary(tables, _by(runs, manifest),
-                         float(manifest.get("horizon_s") or 900.0)))
+    print(format_summary(tables, _by(runs, manifest), float(manifest.get("horizon_s") or 900.0)))
     print(f"\ntables written to {Path(args.dir) / 'analysis'} (CSV and Parquet)")
     return 0
 
@@ -176,10 +190,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--horizon", type=float, help="censoring horizon in seconds")
     run.add_argument("--load", type=float, help="offered HTTP requests per second")
     run.add_argument("--seed", type=int, default=0, help="root seed (non-negative integer)")
-    run.add_argument("--set", action="append", metavar="PATH=VALUE",
-                     help="override any field, e.g. host.mrg_rxbuf=false (repeatable)")
-    run.add_argument("--trace", type=int, metavar="N",
-                     help="keep the last N events before the outage")
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="PATH=VALUE",
+        help="override any field, e.g. host.mrg_rxbuf=false (repeatable)",
+    )
+    run.add_argument(
+        "--trace", type=int, metavar="N", help="keep the last N events before the outage"
+    )
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.set_defaults(func=cmd_run)
 
@@ -194,14 +213,27 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--workers", type=int, help="local worker processes (default: all cores)")
     sweep.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786")
     sweep.add_argument("--scheduler-file", help="Dask scheduler file")
-    sweep.add_argument("--min-events", type=int,
-                       help="stop adding replicates to a point once it has this many outages")
-    sweep.add_argument("--target-ci-width", type=float,
-                       help="... or once its hazard's 95%% interval is this narrow (relative)")
-    sweep.add_argument("--run-timeout", type=float, metavar="SECONDS",
-                       help="record a run that takes longer as an error (local backend)")
-    sweep.add_argument("--replace", action="store_true",
-                       help="if --out holds a different sweep, move it aside and start anew")
+    sweep.add_argument(
+        "--min-events",
+        type=int,
+        help="stop adding replicates to a point once it has this many outages",
+    )
+    sweep.add_argument(
+        "--target-ci-width",
+        type=float,
+        help="... or once its hazard's 95%% interval is this narrow (relative)",
+    )
+    sweep.add_argument(
+        "--run-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="record a run that takes longer as an error (local backend)",
+    )
+    sweep.add_argument(
+        "--replace",
+        action="store_true",
+        help="if --out holds a different sweep, move it aside and start anew",
+    )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.set_defaults(func=cmd_sweep)
 

@@ -25,8 +25,14 @@ class ConfigError(ValueError):
     """Invalid scenario input; the message names the field, the value and the allowed range."""
 
 
-def _f(default: Any, lo: float | None = None, hi: float | None = None, *,
-       choices: tuple[str, ...] | None = None, doc: str = "") -> Any:
+def _f(
+    default: Any,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    choices: tuple[str, ...] | None = None,
+    doc: str = "",
+) -> Any:
     return field(default=default, metadata={"lo": lo, "hi": hi, "choices": choices, "doc": doc})
 
 
@@ -39,12 +45,15 @@ def _validate(obj: Any, section: str) -> None:
             try:
                 value = float(value)
             except OverflowError:
-                raise ConfigError(f"{name}: {value} is out of range [{f.metadata.get('lo')}, "
-                                  f"{f.metadata.get('hi')}]") from None
+                raise ConfigError(
+                    f"{name}: {value} is out of range [{f.metadata.get('lo')}, "
+                    f"{f.metadata.get('hi')}]"
+                ) from None
             object.__setattr__(obj, f.name, value)
         if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
             raise ConfigError(
-                f"{name}: expected {expected.__name__}, got {type(value).__name__} {value!r}")
+                f"{name}: expected {expected.__name__}, got {type(value).__name__} {value!r}"
+            )
         meta = f.metadata
         if meta.get("choices") and value not in meta["choices"]:
             raise ConfigError(f"{name}: {value!r} is not one of {list(meta['choices'])}")
@@ -88,9 +97,11 @@ class GuestConfig:
 
     smp: int = _f(8, 1, 64, doc="number of vCPUs")
     runloop_passes_per_s: float = _f(
-        4000.0, 0.0, 1e7, doc="background runloop passes per vCPU (timers, IPIs, Go runtime)")
+        4000.0, 0.0, 1e7, doc="background runloop passes per vCPU (timers, IPIs, Go runtime)"
+    )
     syscalls_per_request: float = _f(
-        10.0, 0.0, 1000.0, doc="runloop passes caused per HTTP request served (spread over vCPUs)")
+        10.0, 0.0, 1000.0, doc="runloop passes caused per HTTP request served (spread over vCPUs)"
+    )
     irq_entry_us: float = _f(1.0, 0.0, 1e4, doc="interrupt entry + vq_interrupt fixed cost")
     dequeue_ns: float = _f(150.0, 0.0, 1e6, doc="runloop dequeue of one completion")
     critical_section_ns: float = _f(40.0, 0.0, 1e6, doc="ticketed critical section, no chain")
@@ -116,7 +127,8 @@ class VirtqueueConfig:
         _validate(self, "virtqueue")
         if self.ring_size & (self.ring_size - 1):
             raise ConfigError(
-                f"virtqueue.ring_size: {self.ring_size} is not a power of two in [1, 32768]")
+                f"virtqueue.ring_size: {self.ring_size} is not a power of two in [1, 32768]"
+            )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -158,11 +170,15 @@ class DriverConfig:
             names = sorted(DESIGNS)
             hint = difflib.get_close_matches(self.design, [*names, *ALIASES], n=1)
             extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise ConfigError(f"driver.design: unknown design {self.design!r}{extra}; "
-                              f"allowed: {names} or aliases old/new")
+            raise ConfigError(
+                f"driver.design: unknown design {self.design!r}{extra}; "
+                f"allowed: {names} or aliases old/new"
+            )
         if self.publish_window_max_ns < self.publish_window_min_ns:
-            raise ConfigError("driver.publish_window_max_ns: must be >= publish_window_min_ns "
-                              f"({self.publish_window_min_ns}), got {self.publish_window_max_ns}")
+            raise ConfigError(
+                "driver.publish_window_max_ns: must be >= publish_window_min_ns "
+                f"({self.publish_window_min_ns}), got {self.publish_window_max_ns}"
+            )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -192,8 +208,10 @@ class WorkloadConfig:
     def __post_init__(self) -> None:
         _validate(self, "workload")
         if self.body_max_bytes < self.body_min_bytes:
-            raise ConfigError(f"workload.body_max_bytes: must be >= body_min_bytes "
-                              f"({self.body_min_bytes}), got {self.body_max_bytes}")
+            raise ConfigError(
+                f"workload.body_max_bytes: must be >= body_min_bytes "
+                f"({self.body_min_bytes}), got {self.body_max_bytes}"
+            )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -212,7 +230,8 @@ class RunConfig:
 
     horizon_s: float = _f(900.0, 1e-6, 1e7, doc="censoring time for time to outage")
     recovery_horizon_s: float = _f(
-        1800.0, 0.0, 1e7, doc="after an outage, keep simulating this long to see recovery")
+        1800.0, 0.0, 1e7, doc="after an outage, keep simulating this long to see recovery"
+    )
     trace_events: int = _f(0, 0, 10_000_000, doc="keep the last N trace events (0 = off)")
 
     def __post_init__(self) -> None:
@@ -220,9 +239,14 @@ class RunConfig:
 
 
 _SECTIONS: dict[str, type] = {
-    "host": HostConfig, "guest": GuestConfig, "virtqueue": VirtqueueConfig,
-    "bufpool": BufPoolConfig, "driver": DriverConfig, "workload": WorkloadConfig,
-    "detector": DetectorConfig, "run": RunConfig,
+    "host": HostConfig,
+    "guest": GuestConfig,
+    "virtqueue": VirtqueueConfig,
+    "bufpool": BufPoolConfig,
+    "driver": DriverConfig,
+    "workload": WorkloadConfig,
+    "detector": DetectorConfig,
+    "run": RunConfig,
 }
 
 
@@ -264,13 +288,13 @@ class ScenarioConfig:
         for key, value in data.items():
             if key == "name":
                 if not isinstance(value, str) or not value:
-                    raise ConfigError(f"{source}: name: expected a non-empty string, "
-                                      f"got {value!r}")
+                    raise ConfigError(f"{source}: name: expected a non-empty string, got {value!r}")
                 kwargs["name"] = value
                 continue
             if key not in _SECTIONS:
-                raise ConfigError(f"{source}: unknown section {key!r}"
-                                  f"{_suggest(key, ['name', *_SECTIONS])}")
+                raise ConfigError(
+                    f"{source}: unknown section {key!r}{_suggest(key, ['name', *_SECTIONS])}"
+                )
             sec_cls = _SECTIONS[key]
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: {key} must be a table, got {value!r}")

@@ -42,9 +42,18 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 class OutageDetector:
     """Watches deliveries and pings; succeeds ``done`` when the run can stop."""
 
-    def __init__(self, env: simpy.Environment, *, silence_s: float, horizon_s: float,
-                 recovery_horizon_s: float, ping_interval_s: float, driver: Any,
-                 ring: RxRing, counters: Counters) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        *,
+        silence_s: float,
+        horizon_s: float,
+        recovery_horizon_s: float,
+        ping_interval_s: float,
+        driver: Any,
+        ring: RxRing,
+        counters: Counters,
+    ) -> None:
         self.env = env
         self.silence = silence_s
         self.horizon = horizon_s

@@ -172,8 +172,9 @@ def paper_style() -> Iterator[dict[str, Any]]:
 # ----------------------------------------------------------------------------- validation
 
 
-def _require(df: pd.DataFrame, columns: Sequence[str | None], table: str, *,
-             allow_empty: bool = False) -> None:
+def _require(
+    df: pd.DataFrame, columns: Sequence[str | None], table: str, *, allow_empty: bool = False
+) -> None:
     """Raise ValueError if ``df`` is not a DataFrame, lacks a column, or is empty."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"{table} must be a pandas DataFrame, got {type(df).__name__}")
@@ -181,11 +182,13 @@ def _require(df: pd.DataFrame, columns: Sequence[str | None], table: str, *,
     missing = [c for c in wanted if c not in df.columns]
     if missing:
         names = ", ".join(repr(c) for c in missing)
-        raise ValueError(f"{table} table is missing column(s) {names}; "
-                         f"it has {', '.join(map(repr, df.columns))}")
+        raise ValueError(
+            f"{table} table is missing column(s) {names}; it has {', '.join(map(repr, df.columns))}"
+        )
     if not allow_empty and df.empty:
-        raise ValueError(f"{table} table is empty (needs rows with columns "
-                         f"{', '.join(map(repr, wanted))})")
+        raise ValueError(
+            f"{table} table is empty (needs rows with columns {', '.join(map(repr, wanted))})"
+        )
 
 
 def _require_unique(df: pd.DataFrame, keys: Sequence[str], table: str, hint: str) -> None:
@@ -255,19 +258,22 @@ def _fmt_seconds(t: float) -> str:
     return f"{t:g} s"
 
 
-def _panel_grid(fig: Figure, n: int, *, sharey: bool = True,
-                sharex: bool = False) -> list[Axes]:
+def _panel_grid(fig: Figure, n: int, *, sharey: bool = True, sharex: bool = False) -> list[Axes]:
     """``n`` panels in rows of at most four; extra grid cells are removed."""
     ncols = min(max(n, 1), _MAX_PANELS_PER_ROW)
     nrows = math.ceil(max(n, 1) / ncols)
     axes = fig.subplots(nrows, ncols, sharey=sharey, sharex=sharex, squeeze=False).ravel()
     for ax in axes[n:]:
         ax.remove()
-    return list(axes[:max(n, 1)])
+    return list(axes[: max(n, 1)])
 
 
-def _figure(n_panels: int, height_per_row: float, *, min_width: float = SINGLE_COLUMN_IN,
-            ) -> Figure:
+def _figure(
+    n_panels: int,
+    height_per_row: float,
+    *,
+    min_width: float = SINGLE_COLUMN_IN,
+) -> Figure:
     ncols = min(max(n_panels, 1), _MAX_PANELS_PER_ROW)
     nrows = math.ceil(max(n_panels, 1) / ncols)
     width = SINGLE_COLUMN_IN if n_panels <= 1 else DOUBLE_COLUMN_IN
@@ -296,21 +302,40 @@ def _legend(fig: Figure, handles: Sequence[Any], title: str | None = None) -> No
     """One legend for the figure, above the panels, in as many columns as fit the width."""
     longest = max((len(h.get_label()) for h in handles), default=1)
     fit = int(fig.get_figwidth() / (0.45 + 0.055 * longest))
-    fig.legend(handles=list(handles), loc="outside upper center", title=title,
-               ncols=max(1, min(len(handles), fit)))
+    fig.legend(
+        handles=list(handles),
+        loc="outside upper center",
+        title=title,
+        ncols=max(1, min(len(handles), fit)),
+    )
 
 
 def _note(ax: Axes, text: str) -> None:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
-            fontsize=7, color="0.35", wrap=True)
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=7,
+        color="0.35",
+        wrap=True,
+    )
 
 
 # ----------------------------------------------------------------------------- Kaplan–Meier
 
 
-def km_figure(km: pd.DataFrame, censor: pd.DataFrame, *, facet: str | None = "smp",
-              hue: str = "design", hue_order: Sequence[Any] | None = None,
-              horizon_s: float | None = None) -> Figure:
+def km_figure(
+    km: pd.DataFrame,
+    censor: pd.DataFrame,
+    *,
+    facet: str | None = "smp",
+    hue: str = "design",
+    hue_order: Sequence[Any] | None = None,
+    horizon_s: float | None = None,
+) -> Figure:
     """Kaplan–Meier curves of the time to outage, one panel per facet value.
 
     Parameters
@@ -345,12 +370,16 @@ def km_figure(km: pd.DataFrame, censor: pd.DataFrame, *, facet: str | None = "sm
     _require(km, [facet, hue, "time_s", "survival", "ci_lower", "ci_upper"], "km")
     _require(censor, [facet, hue, "time_s", "survival"], "censor", allow_empty=True)
     keys = [c for c in (facet, hue) if c is not None]
-    _require_unique(km, [*keys, "time_s"], "km",
-                    "filter it to one curve per panel and colour (or facet by the extra "
-                    "group column)")
+    _require_unique(
+        km,
+        [*keys, "time_s"],
+        "km",
+        "filter it to one curve per panel and colour (or facet by the extra group column)",
+    )
 
-    t_end_data = float(np.nanmax([km["time_s"].max(),
-                                  censor["time_s"].max() if len(censor) else np.nan]))
+    t_end_data = float(
+        np.nanmax([km["time_s"].max(), censor["time_s"].max() if len(censor) else np.nan])
+    )
     horizon = float(horizon_s) if horizon_s is not None else t_end_data
     if not horizon > 0:
         raise ValueError(f"horizon_s must be positive, got {horizon}")
@@ -363,8 +392,9 @@ def km_figure(km: pd.DataFrame, censor: pd.DataFrame, *, facet: str | None = "sm
     # every one of them visible where they overlap.
     dashes = ("-", "--", ":", "-.")
     # (colours repeat after eight levels; the shift keeps colour + dash unique to 32 levels)
-    styles = {lv: dashes[(i + i // len(OKABE_ITO)) % len(dashes)]
-              for i, lv in enumerate(hue_levels)}
+    styles = {
+        lv: dashes[(i + i // len(OKABE_ITO)) % len(dashes)] for i, lv in enumerate(hue_levels)
+    }
     band_alpha = 0.18 if len(hue_levels) <= 3 else 0.10
     with paper_style():
         panels = _facet_groups(km, facet)
@@ -377,8 +407,9 @@ def km_figure(km: pd.DataFrame, censor: pd.DataFrame, *, facet: str | None = "sm
                 if curve.empty:
                     continue
                 cen = cen_panel[cen_panel[hue] == lv]
-                _draw_km_curve(ax, curve, cen, colours[lv], styles[lv], band_alpha, str(lv),
-                               scale, horizon)
+                _draw_km_curve(
+                    ax, curve, cen, colours[lv], styles[lv], band_alpha, str(lv), scale, horizon
+                )
             ax.set_title(_title(facet, fval))
             ax.set_xlim(0, horizon / scale)
             ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10]))
@@ -386,18 +417,38 @@ def km_figure(km: pd.DataFrame, censor: pd.DataFrame, *, facet: str | None = "sm
             ax.set_xlabel("Time (min)" if minutes else "Time (s)")
             ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
         _first_column_only_ylabel(axes, "Runs without outage")
-        handles = [Line2D([], [], color=colours[lv], linestyle=styles[lv], label=str(lv))
-                   for lv in hue_levels]
-        handles.append(Line2D([], [], color="0.3", marker="+", linestyle="none",
-                              markersize=5, markeredgewidth=0.8, label="censored"))
+        handles = [
+            Line2D([], [], color=colours[lv], linestyle=styles[lv], label=str(lv))
+            for lv in hue_levels
+        ]
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color="0.3",
+                marker="+",
+                linestyle="none",
+                markersize=5,
+                markeredgewidth=0.8,
+                label="censored",
+            )
+        )
         # design names speak for themselves; other hues (True/False, numbers) need a title
         _legend(fig, handles, title=None if hue == "design" else _label(hue))
     return fig
 
 
-def _draw_km_curve(ax: Axes, curve: pd.DataFrame, cen: pd.DataFrame, colour: str,
-                   linestyle: str, band_alpha: float, label: str, scale: float,
-                   horizon: float) -> None:
+def _draw_km_curve(
+    ax: Axes,
+    curve: pd.DataFrame,
+    cen: pd.DataFrame,
+    colour: str,
+    linestyle: str,
+    band_alpha: float,
+    label: str,
+    scale: float,
+    horizon: float,
+) -> None:
     t = curve["time_s"].to_numpy(dtype=float)
     s = curve["survival"].to_numpy(dtype=float)
     lo = curve["ci_lower"].to_numpy(dtype=float)
@@ -411,20 +462,37 @@ def _draw_km_curve(ax: Axes, curve: pd.DataFrame, cen: pd.DataFrame, colour: str
         lo, hi = np.append(lo, lo[-1]), np.append(hi, hi[-1])
     x = t / scale
     ok = np.isfinite(lo) & np.isfinite(hi)
-    band = ax.fill_between(x, lo, hi, where=ok, step="post", color=colour, alpha=band_alpha,
-                           linewidth=0, interpolate=False)
+    band = ax.fill_between(
+        x,
+        lo,
+        hi,
+        where=ok,
+        step="post",
+        color=colour,
+        alpha=band_alpha,
+        linewidth=0,
+        interpolate=False,
+    )
     band.set_gid("km-ci")
     band.set_label(f"_{label} CI")
-    (line,) = ax.step(x, s, where="post", color=colour, linestyle=linestyle, label=label,
-                      linewidth=1.0)
+    (line,) = ax.step(
+        x, s, where="post", color=colour, linestyle=linestyle, label=label, linewidth=1.0
+    )
     line.set_gid("km")
     cen = cen[cen["time_s"] <= horizon]
     if len(cen):
         # unclipped so that marks at the horizon or at 0/100 % are drawn whole
-        (marks,) = ax.plot(cen["time_s"].to_numpy(dtype=float) / scale,
-                           cen["survival"].to_numpy(dtype=float), linestyle="none",
-                           marker="+", markersize=4.5, markeredgewidth=0.7, color=colour,
-                           label=f"_{label} censored", clip_on=False)
+        (marks,) = ax.plot(
+            cen["time_s"].to_numpy(dtype=float) / scale,
+            cen["survival"].to_numpy(dtype=float),
+            linestyle="none",
+            marker="+",
+            markersize=4.5,
+            markeredgewidth=0.7,
+            color=colour,
+            label=f"_{label} censored",
+            clip_on=False,
+        )
         marks.set_gid("km-censor")
         marks.set_in_layout(False)
 
@@ -441,8 +509,14 @@ def _numeric_x(values: Sequence[Any]) -> bool:
     return all(isinstance(v, int | float | np.integer | np.floating) for v in values)
 
 
-def time_to_outage_vs_smp(summary: pd.DataFrame, *, x: str = "smp", hue: str = "load_rps",
-                          facet: str | None = "design", metric: str = "rmst_s") -> Figure:
+def time_to_outage_vs_smp(
+    summary: pd.DataFrame,
+    *,
+    x: str = "smp",
+    hue: str = "load_rps",
+    facet: str | None = "design",
+    metric: str = "rmst_s",
+) -> Figure:
     """RMST or median time to outage against SMP, log time axis, one line per hue value.
 
     Parameters
@@ -482,8 +556,7 @@ def time_to_outage_vs_smp(summary: pd.DataFrame, *, x: str = "smp", hue: str = "
         needed.append("rmst_tau_s")
     _require(summary, needed, "summary")
     keys = [c for c in (facet, hue, x) if c is not None]
-    _require_unique(summary, keys, "summary",
-                    "filter it to one row per panel, line and x value")
+    _require_unique(summary, keys, "summary", "filter it to one row per panel, line and x value")
     has_ci = ci_lo_col in summary.columns and ci_hi_col in summary.columns
 
     vals = summary[metric].to_numpy(dtype=float)
@@ -492,8 +565,11 @@ def time_to_outage_vs_smp(summary: pd.DataFrame, *, x: str = "smp", hue: str = "
         for col in (ci_lo_col, ci_hi_col):
             c = summary[col].to_numpy(dtype=float)
             finite += list(c[np.isfinite(c) & (c > 0)])
-    taus = (sorted(pd.unique(summary["rmst_tau_s"].dropna()).tolist())
-            if "rmst_tau_s" in summary.columns else [])
+    taus = (
+        sorted(pd.unique(summary["rmst_tau_s"].dropna()).tolist())
+        if "rmst_tau_s" in summary.columns
+        else []
+    )
     ceiling = max([*finite, *taus]) if (finite or taus) else 1.0
     floor = min(finite) if finite else ceiling / 10
     y_top = ceiling * 1.8  # where "not reached" markers sit
@@ -501,8 +577,11 @@ def time_to_outage_vs_smp(summary: pd.DataFrame, *, x: str = "smp", hue: str = "
 
     x_levels = _levels(summary[x])
     numeric = _numeric_x(x_levels)
-    positions = ({v: float(v) for v in x_levels} if numeric
-                 else {v: float(i) for i, v in enumerate(x_levels)})
+    positions = (
+        {v: float(v) for v in x_levels}
+        if numeric
+        else {v: float(i) for i, v in enumerate(x_levels)}
+    )
     log2x = numeric and min(x_levels) > 0 and max(x_levels) / min(x_levels) >= 4
     hue_levels = _levels(summary[hue])
     colours = _palette(hue_levels)
@@ -529,30 +608,52 @@ def time_to_outage_vs_smp(summary: pd.DataFrame, *, x: str = "smp", hue: str = "
                 ys = g[metric].to_numpy(dtype=float)
                 fin = np.isfinite(ys)
                 kw = {"color": colours[lv], "marker": markers[lv]}
-                (line,) = ax.plot(xs[fin], ys[fin], label=str(lv), markersize=3.5,
-                                  linestyle=styles[lv], **kw)
+                (line,) = ax.plot(
+                    xs[fin], ys[fin], label=str(lv), markersize=3.5, linestyle=styles[lv], **kw
+                )
                 line.set_gid(metric)
                 if (~fin).any():
-                    (open_m,) = ax.plot(xs[~fin], np.full((~fin).sum(), y_top),
-                                        linestyle="none", markerfacecolor="white",
-                                        markeredgewidth=0.9, markersize=4.5,
-                                        label=f"_{lv} not reached", clip_on=False, **kw)
+                    (open_m,) = ax.plot(
+                        xs[~fin],
+                        np.full((~fin).sum(), y_top),
+                        linestyle="none",
+                        markerfacecolor="white",
+                        markeredgewidth=0.9,
+                        markersize=4.5,
+                        label=f"_{lv} not reached",
+                        clip_on=False,
+                        **kw,
+                    )
                     open_m.set_gid("not-reached")
                     open_m.set_in_layout(False)
                 if has_ci:
-                    any_open_ci |= _draw_intervals(ax, xs[fin], ys[fin],
-                                                   g[ci_lo_col].to_numpy(dtype=float)[fin],
-                                                   g[ci_hi_col].to_numpy(dtype=float)[fin],
-                                                   colours[lv], y_top)
+                    any_open_ci |= _draw_intervals(
+                        ax,
+                        xs[fin],
+                        ys[fin],
+                        g[ci_lo_col].to_numpy(dtype=float)[fin],
+                        g[ci_hi_col].to_numpy(dtype=float)[fin],
+                        colours[lv],
+                        y_top,
+                    )
             if metric == "rmst_s":
                 tau_here = pd.unique(sub["rmst_tau_s"].dropna())
                 for tau in tau_here:
-                    ax.axhline(float(tau), color="0.45", linestyle=":", linewidth=0.8,
-                               zorder=0, gid="tau")
+                    ax.axhline(
+                        float(tau), color="0.45", linestyle=":", linewidth=0.8, zorder=0, gid="tau"
+                    )
             if any_nan:
                 ax.axhline(y_top, color="0.85", linewidth=0.5, zorder=0)
-                ax.text(0.99, y_top * 1.08, "not reached", transform=ax.get_yaxis_transform(),
-                        ha="right", va="bottom", fontsize=6, color="0.45")
+                ax.text(
+                    0.99,
+                    y_top * 1.08,
+                    "not reached",
+                    transform=ax.get_yaxis_transform(),
+                    ha="right",
+                    va="bottom",
+                    fontsize=6,
+                    color="0.45",
+                )
             ax.set_ylim(*ylim)
             ax.set_title(_title(facet, fval))
             ax.set_xlabel(_label(x))
@@ -570,39 +671,82 @@ def time_to_outage_vs_smp(summary: pd.DataFrame, *, x: str = "smp", hue: str = "
             ylabel = f"RMST to τ = {taus[0]:g} s (s)"
         _first_column_only_ylabel(axes, ylabel)
 
-        handles: list[Any] = [Line2D([], [], color=colours[lv], marker=markers[lv],
-                                     linestyle=styles[lv], label=_fmt_value(lv))
-                              for lv in hue_levels]
+        handles: list[Any] = [
+            Line2D(
+                [],
+                [],
+                color=colours[lv],
+                marker=markers[lv],
+                linestyle=styles[lv],
+                label=_fmt_value(lv),
+            )
+            for lv in hue_levels
+        ]
         if metric == "rmst_s":
             tau_txt = ", ".join(_fmt_seconds(t) for t in taus) if taus else "?"
-            handles.append(Line2D([], [], color="0.45", linestyle=":",
-                                  label=f"RMST restricted to τ = {tau_txt}"))
+            handles.append(
+                Line2D(
+                    [], [], color="0.45", linestyle=":", label=f"RMST restricted to τ = {tau_txt}"
+                )
+            )
         if any_nan:
             what = "median" if metric == "median_s" else metric
-            handles.append(Line2D([], [], color="0.3", marker="o", markerfacecolor="white",
-                                  linestyle="none", label=f"{what} not reached"))
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color="0.3",
+                    marker="o",
+                    markerfacecolor="white",
+                    linestyle="none",
+                    label=f"{what} not reached",
+                )
+            )
         if any_open_ci:
-            handles.append(Line2D([], [], color="0.3", linestyle=":",
-                                  label="CI upper bound not reached"))
+            handles.append(
+                Line2D([], [], color="0.3", linestyle=":", label="CI upper bound not reached")
+            )
         _legend(fig, handles, _label(hue))
     return fig
 
 
-def _draw_intervals(ax: Axes, xs: np.ndarray, ys: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                    colour: str, y_top: float) -> bool:
+def _draw_intervals(
+    ax: Axes,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    colour: str,
+    y_top: float,
+) -> bool:
     """Error bars; a NaN upper bound becomes a dotted line to ``y_top``.  True if any did."""
     if xs.size == 0:
         return False
     lo_err = np.where(np.isfinite(lo), np.clip(ys - lo, 0, None), 0.0)
     hi_err = np.where(np.isfinite(hi), np.clip(hi - ys, 0, None), 0.0)
-    bars = ax.errorbar(xs, ys, yerr=np.vstack([lo_err, hi_err]), fmt="none", ecolor=colour,
-                       elinewidth=0.7, capsize=1.5, capthick=0.7)
+    bars = ax.errorbar(
+        xs,
+        ys,
+        yerr=np.vstack([lo_err, hi_err]),
+        fmt="none",
+        ecolor=colour,
+        elinewidth=0.7,
+        capsize=1.5,
+        capthick=0.7,
+    )
     for art in bars.lines[2]:
         art.set_gid("ci")
     open_hi = ~np.isfinite(hi)
     if open_hi.any():
-        ax.vlines(xs[open_hi], ys[open_hi], y_top, colors=colour, linestyles=":",
-                  linewidth=0.7, gid="ci-open")
+        ax.vlines(
+            xs[open_hi],
+            ys[open_hi],
+            y_top,
+            colors=colour,
+            linestyles=":",
+            linewidth=0.7,
+            gid="ci-open",
+        )
     return bool(open_hi.any())
 
 
@@ -631,9 +775,14 @@ def _outage_column_title(column: str) -> str:
     return f"P(outage within {_fmt_seconds(float(m.group(1)))})"
 
 
-def outage_probability_heatmap(summary: pd.DataFrame, *, x: str = "smp", y: str = "load_rps",
-                               facet: str | None = "design",
-                               column: str = "p_outage_900s") -> Figure:
+def outage_probability_heatmap(
+    summary: pd.DataFrame,
+    *,
+    x: str = "smp",
+    y: str = "load_rps",
+    facet: str | None = "design",
+    column: str = "p_outage_900s",
+) -> Figure:
     """Probability of an outage within a time, as an x × y grid per facet value.
 
     Parameters
@@ -682,20 +831,33 @@ def outage_probability_heatmap(summary: pd.DataFrame, *, x: str = "smp", y: str 
         fig = Figure(figsize=(width, height), layout="constrained")
         axes = _panel_grid(fig, n, sharey=True)
         for ax, (fval, sub) in zip(axes, panels, strict=True):
-            grid = (sub.pivot(index=y, columns=x, values=column)
-                    .reindex(index=y_levels, columns=x_levels).astype(float))
+            grid = (
+                sub.pivot(index=y, columns=x, values=column)
+                .reindex(index=y_levels, columns=x_levels)
+                .astype(float)
+            )
             labels = grid.map(_percent_label)
-            sns.heatmap(grid, ax=ax, vmin=0.0, vmax=1.0, cmap=_HEATMAP_CMAP, cbar=False,
-                        annot=labels.to_numpy(), fmt="", annot_kws={"fontsize": 7},
-                        linewidths=0.6, linecolor="white", square=False)
+            sns.heatmap(
+                grid,
+                ax=ax,
+                vmin=0.0,
+                vmax=1.0,
+                cmap=_HEATMAP_CMAP,
+                cbar=False,
+                annot=labels.to_numpy(),
+                fmt="",
+                annot_kws={"fontsize": 7},
+                linewidths=0.6,
+                linecolor="white",
+                square=False,
+            )
             ax.set_title(_title(facet, fval))
             ax.set_xlabel(_label(x))
             ax.set_xticklabels([_fmt_value(v) for v in x_levels], rotation=0)
             ax.set_yticklabels([_fmt_value(v) for v in y_levels], rotation=0)
             ax.tick_params(length=0)
         _first_column_only_ylabel(axes, _label(y))
-        cbar = fig.colorbar(axes[0].collections[0], ax=axes, fraction=0.04, pad=0.02,
-                            aspect=15)
+        cbar = fig.colorbar(axes[0].collections[0], ax=axes, fraction=0.04, pad=0.02, aspect=15)
         cbar.ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
         fig.suptitle(_outage_column_title(column))
         cbar.outline.set_linewidth(0.4)
@@ -771,19 +933,29 @@ def blackout_figure(runs: pd.DataFrame, *, x: str = "smp", hue: str = "design") 
             ax_b.set_yticks([])
             _note(ax_b, "no outages observed:\nno blackout to show")
         else:
-            common = {"data": out, "x": x, "y": "blackout_s", "hue": hue, "order": x_names,
-                      "hue_order": hue_names, "palette": str_palette, "ax": ax_b,
-                      "legend": False,
-                      # log only when blackouts span more than a decade
-                      "log_scale": bool(out["blackout_s"].max()
-                                        > 10 * max(out["blackout_s"].min(), 1e-9))}
+            common = {
+                "data": out,
+                "x": x,
+                "y": "blackout_s",
+                "hue": hue,
+                "order": x_names,
+                "hue_order": hue_names,
+                "palette": str_palette,
+                "ax": ax_b,
+                "legend": False,
+                # log only when blackouts span more than a decade
+                "log_scale": bool(
+                    out["blackout_s"].max() > 10 * max(out["blackout_s"].min(), 1e-9)
+                ),
+            }
             with warnings.catch_warnings():  # seaborn 0.13 passes vert= to matplotlib >= 3.11
-                warnings.filterwarnings("ignore", message=r"vert: bool",
-                                        category=DeprecationWarning)
-                sns.boxplot(**common, fill=False, width=0.7, showfliers=False, linewidth=0.7,
-                            gap=0.15)
-            sns.stripplot(**common, dodge=True, jitter=0.12, size=2.0, alpha=0.7,
-                          linewidth=0)
+                warnings.filterwarnings(
+                    "ignore", message=r"vert: bool", category=DeprecationWarning
+                )
+                sns.boxplot(
+                    **common, fill=False, width=0.7, showfliers=False, linewidth=0.7, gap=0.15
+                )
+            sns.stripplot(**common, dodge=True, jitter=0.12, size=2.0, alpha=0.7, linewidth=0)
             ax_b.grid(axis="y", which="major", color="0.9", linewidth=0.4)
         ax_b.set_xlabel(_label(x))
         if not out.empty and not out["recovered"].astype(bool).all():
@@ -796,14 +968,29 @@ def blackout_figure(runs: pd.DataFrame, *, x: str = "smp", hue: str = "design") 
         ax_r.set_xlabel(_label(x))
         ax_r.set_title("Recovery")
         hatches = _hatches(hue_levels)
-        handles = [Patch(facecolor=colours[lv], edgecolor="white", hatch=hatches[lv],
-                         linewidth=0, label=str(lv)) for lv in hue_levels]
+        handles = [
+            Patch(
+                facecolor=colours[lv],
+                edgecolor="white",
+                hatch=hatches[lv],
+                linewidth=0,
+                label=str(lv),
+            )
+            for lv in hue_levels
+        ]
         _legend(fig, handles)
     return fig
 
 
-def _draw_recovery_bars(ax: Axes, df: pd.DataFrame, x: str, hue: str, x_levels: list[Any],
-                        hue_levels: list[Any], colours: Mapping[Any, str]) -> None:
+def _draw_recovery_bars(
+    ax: Axes,
+    df: pd.DataFrame,
+    x: str,
+    hue: str,
+    x_levels: list[Any],
+    hue_levels: list[Any],
+    colours: Mapping[Any, str],
+) -> None:
     nh = max(len(hue_levels), 1)
     width = 0.8 / nh
     any_outage = bool(df["event_observed"].any())
@@ -823,19 +1010,43 @@ def _draw_recovery_bars(ax: Axes, df: pd.DataFrame, x: str, hue: str, x_levels: 
             errs.append((max(frac - lo, 0.0), max(hi - frac, 0.0)) if n else (0.0, 0.0))
             texts.append(f"{k}/{n}" if n else "–")
         heights = np.nan_to_num(np.asarray(fracs, dtype=float))
-        bars = ax.bar(xs, heights, width=width * 0.92, color=colours[lv], label=str(lv),
-                      gid="recovered", linewidth=0, hatch=hatches[lv] or None,
-                      edgecolor="white")
+        bars = ax.bar(
+            xs,
+            heights,
+            width=width * 0.92,
+            color=colours[lv],
+            label=str(lv),
+            gid="recovered",
+            linewidth=0,
+            hatch=hatches[lv] or None,
+            edgecolor="white",
+        )
         finite = np.isfinite(fracs)
         if finite.any():
             e = np.asarray(errs, dtype=float)[finite].T
-            ax.errorbar(np.asarray(xs)[finite], np.asarray(fracs)[finite], yerr=e, fmt="none",
-                        ecolor="0.2", elinewidth=0.6, capsize=1.2, capthick=0.6)
+            ax.errorbar(
+                np.asarray(xs)[finite],
+                np.asarray(fracs)[finite],
+                yerr=e,
+                fmt="none",
+                ecolor="0.2",
+                elinewidth=0.6,
+                capsize=1.2,
+                capthick=0.6,
+            )
         for bar, txt, f, (_, up) in zip(bars, texts, fracs, errs, strict=True):
             top = (f + up) if np.isfinite(f) else 0.0
-            ax.text(bar.get_x() + bar.get_width() / 2, top + 0.03, txt, ha="center",
-                    va="bottom", fontsize=5.5, rotation=90 if np.isfinite(f) else 0,
-                    color="0.2", gid="count")
+            ax.text(
+                bar.get_x() + bar.get_width() / 2,
+                top + 0.03,
+                txt,
+                ha="center",
+                va="bottom",
+                fontsize=5.5,
+                rotation=90 if np.isfinite(f) else 0,
+                color="0.2",
+                gid="count",
+            )
     ax.set_ylim(0, 1.3)
     ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
@@ -848,8 +1059,7 @@ def _draw_recovery_bars(ax: Axes, df: pd.DataFrame, x: str, hue: str, x_levels: 
 # ----------------------------------------------------------------------------- saving
 
 
-def save_figure(fig: Figure, stem: str | Path, *,
-                metadata: Mapping[str, str]) -> tuple[Path, Path]:
+def save_figure(fig: Figure, stem: str | Path, *, metadata: Mapping[str, str]) -> tuple[Path, Path]:
     """Write ``<stem>.png`` and ``<stem>.pdf`` with ``metadata`` embedded in both.
 
     The PNG gets text chunks ``Title`` (``metadata["title"]`` or the file stem),
@@ -902,9 +1112,13 @@ def save_figure(fig: Figure, stem: str | Path, *,
     reserved = {"Title", "Description", "Software"}
     png_meta = {"Title": title, "Description": description, "Software": software}
     png_meta.update({k: v for k, v in fields.items() if k not in reserved})
-    pdf_meta = {"Title": title, "Subject": description,
-                "Keywords": ", ".join(f"{k}={v}" for k, v in fields.items()),
-                "Creator": software, "CreationDate": None}
+    pdf_meta = {
+        "Title": title,
+        "Subject": description,
+        "Keywords": ", ".join(f"{k}={v}" for k, v in fields.items()),
+        "Creator": software,
+        "CreationDate": None,
+    }
     with paper_style():
         fig.savefig(png_path, format="png", dpi=300, metadata=png_meta)
         fig.savefig(pdf_path, format="pdf", metadata=pdf_meta)

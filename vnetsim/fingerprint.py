@@ -22,22 +22,53 @@ from vnetsim.scenario import simulate
 # name -> (preset, overrides, seed)
 CASES: dict[str, tuple[str, tuple[str, ...], int]] = {
     "old-8vcpu-stressed-outage": (
-        "nanos-2099", ('driver.design="old"', "workload.http_connections=32",
-                       "run.horizon_s=10", "run.recovery_horizon_s=2",
-                       "run.trace_events=3000"), 1),
+        "nanos-2099",
+        (
+            'driver.design="old"',
+            "workload.http_connections=32",
+            "run.horizon_s=10",
+            "run.recovery_horizon_s=2",
+            "run.trace_events=3000",
+        ),
+        1,
+    ),
     "new-8vcpu-stressed": (
-        "nanos-2099", ('driver.design="new"', "workload.http_connections=32",
-                       "run.horizon_s=2", "run.trace_events=3000"), 1),
+        "nanos-2099",
+        (
+            'driver.design="new"',
+            "workload.http_connections=32",
+            "run.horizon_s=2",
+            "run.trace_events=3000",
+        ),
+        1,
+    ),
     "old-1vcpu": (
-        "nanos-2099", ('driver.design="old"', "guest.smp=1", "run.horizon_s=2",
-                       "run.trace_events=3000"), 2),
+        "nanos-2099",
+        ('driver.design="old"', "guest.smp=1", "run.horizon_s=2", "run.trace_events=3000"),
+        2,
+    ),
     "nanos-0.1.48-16vcpu": (
-        "nanos-2099", ('driver.design="nanos-0.1.48"', "guest.smp=16", "run.horizon_s=2",
-                       "run.trace_events=3000"), 3),
+        "nanos-2099",
+        (
+            'driver.design="nanos-0.1.48"',
+            "guest.smp=16",
+            "run.horizon_s=2",
+            "run.trace_events=3000",
+        ),
+        3,
+    ),
     "guarded-notf-coal": (
-        "nanos-2099", ('driver.design="guarded"', "host.notf_coal_frames=8",
-                       "host.notf_coal_usecs=50", "workload.http_connections=16",
-                       "run.horizon_s=2", "run.trace_events=3000"), 4),
+        "nanos-2099",
+        (
+            'driver.design="guarded"',
+            "host.notf_coal_frames=8",
+            "host.notf_coal_usecs=50",
+            "workload.http_connections=16",
+            "run.horizon_s=2",
+            "run.trace_events=3000",
+        ),
+        4,
+    ),
 }
 
 

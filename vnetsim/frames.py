@@ -26,8 +26,15 @@ TCP_SYN: Final = 3
 TCP_RST: Final = 4
 ICMP_ECHO: Final = 5
 BROADCAST: Final = 6
-KIND_NAMES: Final = ("http_request", "redis_reply", "tcp_ack", "tcp_syn", "tcp_rst",
-                     "icmp_echo", "broadcast")
+KIND_NAMES: Final = (
+    "http_request",
+    "redis_reply",
+    "tcp_ack",
+    "tcp_syn",
+    "tcp_rst",
+    "icmp_echo",
+    "broadcast",
+)
 
 
 class Frame:
@@ -35,8 +42,16 @@ class Frame:
 
     __slots__ = ("fid", "flow", "kind", "meta", "nbuf", "size", "t_offered", "text")
 
-    def __init__(self, fid: int, flow: Any, kind: int, size: int, t_offered: float,
-                 text: bool, meta: Any = None) -> None:
+    def __init__(
+        self,
+        fid: int,
+        flow: Any,
+        kind: int,
+        size: int,
+        t_offered: float,
+        text: bool,
+        meta: Any = None,
+    ) -> None:
         self.fid = fid
         self.flow = flow  # the host sender (for autocork and retransmission), or None
         self.kind = kind

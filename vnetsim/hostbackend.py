@@ -33,9 +33,19 @@ if TYPE_CHECKING:
 class HostBackend:
     """Tap queue plus vhost RX worker for one queue pair."""
 
-    def __init__(self, env: simpy.Environment, host: HostConfig, ring: RxRing,
-                 notifier: Notifier, counters: Counters, trace: Trace, draws: Draws,
-                 *, mrg: bool, buffer_bytes: int) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        host: HostConfig,
+        ring: RxRing,
+        notifier: Notifier,
+        counters: Counters,
+        trace: Trace,
+        draws: Draws,
+        *,
+        mrg: bool,
+        buffer_bytes: int,
+    ) -> None:
         self.env = env
         self.ring = ring
         self.vq = ring.vq
@@ -75,8 +85,9 @@ class HostBackend:
         self.tap.append(frame)
         if not self.busy and not self.stopped:
             self.busy = True  # the socket poll wakes the idle worker
-            self._call_at(self.env.now + self.draws.exp() * self.t_wakeup + self.t_frame,
-                          self._step)
+            self._call_at(
+                self.env.now + self.draws.exp() * self.t_wakeup + self.t_frame, self._step
+            )
 
     def _call_at(self, t: float, fn: Callable[[object], None]) -> None:
         ev = self.env.timeout(t - self.env.now)

@@ -32,9 +32,17 @@ if TYPE_CHECKING:
 class IrqHandler:
     """The MSI-X vector of one RX queue and its handler on a fixed vCPU."""
 
-    def __init__(self, env: simpy.Environment, host: HostConfig, guest: GuestConfig,
-                 ring: RxRing, runloop: Runloop, irq_cpu: int, counters: Counters,
-                 trace: Trace) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        host: HostConfig,
+        guest: GuestConfig,
+        ring: RxRing,
+        runloop: Runloop,
+        irq_cpu: int,
+        counters: Counters,
+        trace: Trace,
+    ) -> None:
         self.env = env
         self.ring = ring
         self.vq = ring.vq
@@ -99,8 +107,9 @@ class IrqHandler:
 class Notifier:
     """vhost's ``vhost_notify`` with optional NOTF_COAL, feeding one ``IrqHandler``."""
 
-    def __init__(self, env: simpy.Environment, host: HostConfig, vq: SplitVirtqueue,
-                 irq: IrqHandler) -> None:
+    def __init__(
+        self, env: simpy.Environment, host: HostConfig, vq: SplitVirtqueue, irq: IrqHandler
+    ) -> None:
         self.env = env
         self.vq = vq
         self.irq = irq

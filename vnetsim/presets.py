@@ -36,8 +36,10 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
 def preset(name: str) -> ScenarioConfig:
     """The named scenario (``ConfigError`` naming the allowed names otherwise)."""
     if name not in PRESETS:
-        raise ConfigError(f"scenario: unknown preset {name!r}{_suggest(name, list(PRESETS))}; "
-                          f"allowed: {sorted(PRESETS)}")
+        raise ConfigError(
+            f"scenario: unknown preset {name!r}{_suggest(name, list(PRESETS))}; "
+            f"allowed: {sorted(PRESETS)}"
+        )
     d = ScenarioConfig().to_dict()
     d["name"] = name
     for sec, changes in PRESETS[name][1].items():

@@ -17,11 +17,25 @@ class Counters:
     """Every counter a run reports; names are the ``RunResult`` field names."""
 
     __slots__ = (
-        "alloc_failures", "buffers_swallowed", "crash_reason", "d1_late_strip",
-        "d2_stale_reads", "frames_delivered", "frames_dropped", "frames_dropped_guest",
-        "frames_dropped_tap", "frames_offered", "frames_swallowed", "interrupts",
-        "max_swallow_chain", "misframed_buffers", "multi_buffer_frames", "orphaned_heads",
-        "swallows", "ticket_spins", "watchdog_resets",
+        "alloc_failures",
+        "buffers_swallowed",
+        "crash_reason",
+        "d1_late_strip",
+        "d2_stale_reads",
+        "frames_delivered",
+        "frames_dropped",
+        "frames_dropped_guest",
+        "frames_dropped_tap",
+        "frames_offered",
+        "frames_swallowed",
+        "interrupts",
+        "max_swallow_chain",
+        "misframed_buffers",
+        "multi_buffer_frames",
+        "orphaned_heads",
+        "swallows",
+        "ticket_spins",
+        "watchdog_resets",
     )
 
     def __init__(self) -> None:
@@ -59,7 +73,7 @@ class Trace:
         if not self.prefix:
             return list(self.events)
         first_later = self._frozen_at - (self.count - len(self.events))
-        later = list(self.events)[max(first_later, 0):]
+        later = list(self.events)[max(first_later, 0) :]
         return self.prefix + later[: max(1, (self.events.maxlen or 4) // 4)]
 
 
@@ -124,10 +138,11 @@ class RunResult:
 
     def summary(self) -> str:
         if self.event_observed:
-            head = (f"RX outage after {self.duration_s:.1f} s (cause: {self.cause}); "
-                    + (f"recovered after {self.blackout_s:.1f} s of blackout"
-                       if self.recovered else
-                       f"not recovered ({self.blackout_s:.1f} s of blackout observed)"))
+            head = f"RX outage after {self.duration_s:.1f} s (cause: {self.cause}); " + (
+                f"recovered after {self.blackout_s:.1f} s of blackout"
+                if self.recovered
+                else f"not recovered ({self.blackout_s:.1f} s of blackout observed)"
+            )
         else:
             head = f"no outage within {self.horizon_s:g} s (censored)"
         lines = [
@@ -152,4 +167,5 @@ class RunResult:
 
 
 RESULT_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in dataclasses.fields(RunResult) if f.name != "trace")
+    f.name for f in dataclasses.fields(RunResult) if f.name != "trace"
+)

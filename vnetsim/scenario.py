@@ -84,20 +84,40 @@ def build(cfg: ScenarioConfig, seed: int | np.random.SeedSequence) -> Model:
     pool = BufferPool(cfg.bufpool.memory_mib, buffer_bytes)
     ring = RxRing(env, vq, pool)
     driver = spec.factory(
-        env=env, guest=cfg.guest, driver=cfg.driver, ring=ring, pool=pool, stack=None,
-        counters=counters, trace=trace, draws=Draws(streams["driver.race"]),
-        payload_draws=Draws(streams["driver.payload"]), mrg=mrg)
+        env=env,
+        guest=cfg.guest,
+        driver=cfg.driver,
+        ring=ring,
+        pool=pool,
+        stack=None,
+        counters=counters,
+        trace=trace,
+        draws=Draws(streams["driver.race"]),
+        payload_draws=Draws(streams["driver.payload"]),
+        mrg=mrg,
+    )
     vcpus = VCpuSet(cfg.guest, cfg.host, streams)
     runloop = Runloop(vcpus, driver)
-    irq = IrqHandler(env, cfg.host, cfg.guest, ring, runloop, irq_cpu=0, counters=counters,
-                     trace=trace)
+    irq = IrqHandler(
+        env, cfg.host, cfg.guest, ring, runloop, irq_cpu=0, counters=counters, trace=trace
+    )
     notifier = Notifier(env, cfg.host, vq, irq)
-    backend = HostBackend(env, cfg.host, ring, notifier, counters, trace,
-                          Draws(streams["host.vhost"]), mrg=mrg, buffer_bytes=buffer_bytes)
+    backend = HostBackend(
+        env,
+        cfg.host,
+        ring,
+        notifier,
+        counters,
+        trace,
+        Draws(streams["host.vhost"]),
+        mrg=mrg,
+        buffer_bytes=buffer_bytes,
+    )
     net = Network(env, cfg.host, cfg.workload, backend, tso=tso)
     backend.on_drop = lambda frame, _t: frame.flow.dropped(frame) if frame.flow else None
-    clients = HttpClients(env, cfg.workload, net, Draws(streams["workload.arrivals"]),
-                          Draws(streams["workload.http"]))
+    clients = HttpClients(
+        env, cfg.workload, net, Draws(streams["workload.arrivals"]), Draws(streams["workload.http"])
+    )
     redis = RedisServers(env, cfg.workload, net, Draws(streams["workload.redis"]))
 
     detector_ref: list[OutageDetector] = []
@@ -121,14 +141,21 @@ def build(cfg: ScenarioConfig, seed: int | np.random.SeedSequence) -> Model:
 
     driver.on_crash = on_crash
     detector = OutageDetector(
-        env, silence_s=cfg.detector.silence_s, horizon_s=cfg.run.horizon_s,
+        env,
+        silence_s=cfg.detector.silence_s,
+        horizon_s=cfg.run.horizon_s,
         recovery_horizon_s=cfg.run.recovery_horizon_s,
-        ping_interval_s=cfg.workload.ping_interval_s, driver=driver, ring=ring,
-        counters=counters)
+        ping_interval_s=cfg.workload.ping_interval_s,
+        driver=driver,
+        ring=ring,
+        counters=counters,
+    )
     detector_ref.append(detector)
     if trace.enabled:
+
         def snapshot(_now: float) -> None:
             trace.snapshot = trace.freeze_before(float("inf"))
+
         detector.on_blackout = snapshot
 
     # The guest fills its RX ring before the device starts.
@@ -139,8 +166,30 @@ def build(cfg: ScenarioConfig, seed: int | np.random.SeedSequence) -> Model:
         ring.post(0.0, buf)
     ring.flush(0.0)
     vq.enable_cb()
-    return Model(cfg, env, counters, trace, vq, pool, ring, driver, vcpus, runloop, irq,
-                 notifier, backend, net, clients, redis, prober, lan, app, detector, mrg, tso)
+    return Model(
+        cfg,
+        env,
+        counters,
+        trace,
+        vq,
+        pool,
+        ring,
+        driver,
+        vcpus,
+        runloop,
+        irq,
+        notifier,
+        backend,
+        net,
+        clients,
+        redis,
+        prober,
+        lan,
+        app,
+        detector,
+        mrg,
+        tso,
+    )
 
 
 class ModelError(RuntimeError):
@@ -156,21 +205,30 @@ def check_invariants(m: Model) -> dict[str, int]:
     if pool.live != in_ring + in_flight + free + pool.leaked:
         raise ModelError(
             f"buffer conservation: allocated {pool.live} != in ring {in_ring} + in flight "
-            f"{in_flight} + free {free} + leaked {pool.leaked}")
+            f"{in_flight} + free {free} + leaked {pool.leaked}"
+        )
     resolved = c.frames_delivered + c.frames_dropped + c.frames_swallowed
     frames_in_flight = c.frames_offered - resolved
-    firsts_pending = (len(m.backend.tap) + sum(1 for _, _, p in m.backend.unpublished if p == 0)
-                      + sum(1 for _, p in ring.used_meta if p == 0))
+    firsts_pending = (
+        len(m.backend.tap)
+        + sum(1 for _, _, p in m.backend.unpublished if p == 0)
+        + sum(1 for _, p in ring.used_meta if p == 0)
+    )
     live_heads = _live_genuine_heads(driver)
     if not driver.halted and frames_in_flight != firsts_pending + live_heads:
         raise ModelError(
             f"frame conservation: offered {c.frames_offered} - delivered {c.frames_delivered} "
             f"- dropped {c.frames_dropped} - swallowed {c.frames_swallowed} = "
-            f"{frames_in_flight} != in tap/ring {firsts_pending} + heads {live_heads}")
+            f"{frames_in_flight} != in tap/ring {firsts_pending} + heads {live_heads}"
+        )
     if c.frames_dropped != c.frames_dropped_tap + c.frames_dropped_guest:
         raise ModelError("frames_dropped != tap drops + guest drops")
-    return {"in_ring": in_ring, "in_flight": in_flight, "free": free,
-            "frames_in_flight": frames_in_flight}
+    return {
+        "in_ring": in_ring,
+        "in_flight": in_flight,
+        "free": free,
+        "frames_in_flight": frames_in_flight,
+    }
 
 
 def _live_genuine_heads(driver: Any) -> int:
@@ -181,8 +239,9 @@ def _live_genuine_heads(driver: Any) -> int:
     return sum(1 for h in heads.values() if not h.done and h.frame is not None)
 
 
-def simulate(cfg: ScenarioConfig, seed: int | np.random.SeedSequence = 0, *,
-             check: bool = True) -> RunResult:
+def simulate(
+    cfg: ScenarioConfig, seed: int | np.random.SeedSequence = 0, *, check: bool = True
+) -> RunResult:
     """Run one scenario to its time to outage (or the horizon) and summarise it."""
     seq = seed_sequence(seed)
     wall0 = time.perf_counter()
@@ -191,14 +250,18 @@ def simulate(cfg: ScenarioConfig, seed: int | np.random.SeedSequence = 0, *,
     wall = time.perf_counter() - wall0
     counts = check_invariants(m) if check else {}
     if not counts:
-        counts = {"in_ring": m.vq.avail_pending() + m.ring.pending_count(),
-                  "in_flight": len(m.backend.unpublished) + m.vq.used_pending() + m.driver.held,
-                  "free": m.pool.free_count(), "frames_in_flight": 0}
+        counts = {
+            "in_ring": m.vq.avail_pending() + m.ring.pending_count(),
+            "in_flight": len(m.backend.unpublished) + m.vq.used_pending() + m.driver.held,
+            "free": m.pool.free_count(),
+            "frames_in_flight": 0,
+        }
     return _result(cfg, seq, m, counts, wall)
 
 
-def _result(cfg: ScenarioConfig, seq: np.random.SeedSequence, m: Model,
-            counts: dict[str, int], wall: float) -> RunResult:
+def _result(
+    cfg: ScenarioConfig, seq: np.random.SeedSequence, m: Model, counts: dict[str, int], wall: float
+) -> RunResult:
     c, det, driver = m.counters, m.detector, m.driver
     observed = det.state is not State.HEALTHY
     onset = det.onset if observed and det.onset is not None else cfg.run.horizon_s
@@ -219,27 +282,50 @@ def _result(cfg: ScenarioConfig, seq: np.random.SeedSequence, m: Model,
         trace = tuple(e for e in events if e[0] <= cut)
     entropy = seq.entropy if isinstance(seq.entropy, int) else 0
     return RunResult(
-        scenario=cfg.name, design=resolve_design(cfg.driver.design), smp=cfg.guest.smp,
-        seed=int(entropy), horizon_s=cfg.run.horizon_s,
-        duration_s=float(onset), event_observed=observed, recovered=recovered,
-        blackout_s=float(blackout), cause=det.cause if observed else "",
+        scenario=cfg.name,
+        design=resolve_design(cfg.driver.design),
+        smp=cfg.guest.smp,
+        seed=int(entropy),
+        horizon_s=cfg.run.horizon_s,
+        duration_s=float(onset),
+        event_observed=observed,
+        recovered=recovered,
+        blackout_s=float(blackout),
+        cause=det.cause if observed else "",
         crash_reason=c.crash_reason,
         mechanism_onset_s=float(first[0]) if first else float("nan"),
         swallow_v=int(first[1]) if first else 0,
-        frames_offered=c.frames_offered, frames_delivered=c.frames_delivered,
-        frames_dropped=c.frames_dropped, frames_dropped_tap=c.frames_dropped_tap,
-        frames_dropped_guest=c.frames_dropped_guest, frames_swallowed=c.frames_swallowed,
+        frames_offered=c.frames_offered,
+        frames_delivered=c.frames_delivered,
+        frames_dropped=c.frames_dropped,
+        frames_dropped_tap=c.frames_dropped_tap,
+        frames_dropped_guest=c.frames_dropped_guest,
+        frames_swallowed=c.frames_swallowed,
         frames_in_flight=counts["frames_in_flight"],
-        multi_buffer_frames=c.multi_buffer_frames, buffers_allocated=m.pool.live,
-        buffers_in_ring=counts["in_ring"], buffers_in_flight=counts["in_flight"],
-        buffers_free=counts["free"], buffers_leaked=m.pool.leaked,
-        buffers_swallowed=c.buffers_swallowed, misframed_buffers=c.misframed_buffers,
-        d2_stale_reads=c.d2_stale_reads, d1_late_strip=c.d1_late_strip,
-        orphaned_heads=c.orphaned_heads, ticket_spins=c.ticket_spins,
-        interrupts=c.interrupts, runloop_passes=m.vcpus.passes, swallows=c.swallows,
-        max_swallow_chain=c.max_swallow_chain, alloc_failures=c.alloc_failures,
-        watchdog_resets=c.watchdog_resets, http_requests_sent=m.clients.sent,
+        multi_buffer_frames=c.multi_buffer_frames,
+        buffers_allocated=m.pool.live,
+        buffers_in_ring=counts["in_ring"],
+        buffers_in_flight=counts["in_flight"],
+        buffers_free=counts["free"],
+        buffers_leaked=m.pool.leaked,
+        buffers_swallowed=c.buffers_swallowed,
+        misframed_buffers=c.misframed_buffers,
+        d2_stale_reads=c.d2_stale_reads,
+        d1_late_strip=c.d1_late_strip,
+        orphaned_heads=c.orphaned_heads,
+        ticket_spins=c.ticket_spins,
+        interrupts=c.interrupts,
+        runloop_passes=m.vcpus.passes,
+        swallows=c.swallows,
+        max_swallow_chain=c.max_swallow_chain,
+        alloc_failures=c.alloc_failures,
+        watchdog_resets=c.watchdog_resets,
+        http_requests_sent=m.clients.sent,
         http_responses=m.clients.responses,
-        http_timeouts=m.clients.timeouts + m.clients.failed, pings_sent=m.prober.sent,
-        pings_answered=m.prober.answered_count, sim_time_s=float(m.env.now),
-        wall_time_s=wall, trace=trace)
+        http_timeouts=m.clients.timeouts + m.clients.failed,
+        pings_sent=m.prober.sent,
+        pings_answered=m.prober.answered_count,
+        sim_time_s=float(m.env.now),
+        wall_time_s=wall,
+        trace=trace,
+    )

@@ -84,8 +84,14 @@ class SweepSpec:
         return cls.from_dict(data, source=str(path), text=text, root=path.parent)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, source: str = "sweep", text: str = "",
-                  root: Path | None = None) -> SweepSpec:
+    def from_dict(
+        cls,
+        data: dict[str, Any],
+        *,
+        source: str = "sweep",
+        text: str = "",
+        root: Path | None = None,
+    ) -> SweepSpec:
         for key in data:
             if key not in _TOP_KEYS:
                 raise ConfigError(f"{source}: unknown key {key!r}{_suggest(key, list(_TOP_KEYS))}")
@@ -95,8 +101,11 @@ class SweepSpec:
             raise ConfigError(f"{source}: base must be a preset name or a scenario file")
         base_file = (root or Path(".")) / base_name
         try:
-            base = (ScenarioConfig.from_toml(base_file) if base_name.endswith(".toml")
-                    else preset(base_name))
+            base = (
+                ScenarioConfig.from_toml(base_file)
+                if base_name.endswith(".toml")
+                else preset(base_name)
+            )
         except ConfigError as err:
             raise ConfigError(f"{source}: base: {err}") from None
         replicates = data.get("replicates", 1)
@@ -106,13 +115,18 @@ class SweepSpec:
         if isinstance(root_seed, bool) or not isinstance(root_seed, int) or root_seed < 0:
             raise ConfigError(f"{source}: root_seed must be an integer >= 0, got {root_seed!r}")
         horizon = data.get("horizon_s", base.run.horizon_s)
-        if (isinstance(horizon, bool) or not isinstance(horizon, int | float)
-                or not 0 < horizon <= 1e7 or horizon != horizon):
-            raise ConfigError(f"{source}: horizon_s must be a number in (0, 1e7], "
-                              f"got {horizon!r}")
+        if (
+            isinstance(horizon, bool)
+            or not isinstance(horizon, int | float)
+            or not 0 < horizon <= 1e7
+            or horizon != horizon
+        ):
+            raise ConfigError(f"{source}: horizon_s must be a number in (0, 1e7], got {horizon!r}")
         if not isinstance(name, str) or not name or '"' in name or "\\" in name:
-            raise ConfigError(f"{source}: name must be a non-empty string without quotes or "
-                              f"backslashes, got {name!r}")
+            raise ConfigError(
+                f"{source}: name must be a non-empty string without quotes or "
+                f"backslashes, got {name!r}"
+            )
         fixed = data.get("set", {})
         axes = data.get("axes", {})
         if not isinstance(fixed, dict) or not isinstance(axes, dict):
@@ -122,23 +136,28 @@ class SweepSpec:
         for key in [*fixed, *axes]:
             path = _path(key)
             if path in reserved:
-                raise ConfigError(f"{source}: {key} cannot be set or swept here; use the "
-                                  f"top-level key {reserved[path]!r}")
+                raise ConfigError(
+                    f"{source}: {key} cannot be set or swept here; use the "
+                    f"top-level key {reserved[path]!r}"
+                )
             if path in seen:
-                raise ConfigError(f"{source}: {key} and {seen[path]} name the same field "
-                                  f"{path}")
+                raise ConfigError(f"{source}: {key} and {seen[path]} name the same field {path}")
             seen[path] = key
         for axis, values in axes.items():
             if not isinstance(values, list) or not values:
-                raise ConfigError(f"{source}: axes.{axis} must be a non-empty list, "
-                                  f"got {values!r}")
+                raise ConfigError(f"{source}: axes.{axis} must be a non-empty list, got {values!r}")
             if len(set(map(repr, values))) != len(values):
                 raise ConfigError(f"{source}: axes.{axis} has repeated values {values!r}")
-        spec = cls(name=str(name), base=base,
-                   fixed=tuple((_path(k), v) for k, v in fixed.items()),
-                   axes=tuple((k, tuple(v)) for k, v in axes.items()),
-                   replicates=replicates, root_seed=root_seed, horizon_s=float(horizon),
-                   text=text)
+        spec = cls(
+            name=str(name),
+            base=base,
+            fixed=tuple((_path(k), v) for k, v in fixed.items()),
+            axes=tuple((k, tuple(v)) for k, v in axes.items()),
+            replicates=replicates,
+            root_seed=root_seed,
+            horizon_s=float(horizon),
+            text=text,
+        )
         for point in spec.points():  # validate every point's scenario before anything runs
             try:
                 spec.config_for(point)
@@ -149,8 +168,9 @@ class SweepSpec:
     # -- points, seeds, configs ---------------------------------------------------------
     def points(self) -> list[dict[str, Any]]:
         names = [a for a, _ in self.axes]
-        return [dict(zip(names, combo, strict=True))
-                for combo in product(*(v for _, v in self.axes))]
+        return [
+            dict(zip(names, combo, strict=True)) for combo in product(*(v for _, v in self.axes))
+        ]
 
     def config_for(self, point: dict[str, Any]) -> ScenarioConfig:
         sets = [f"{k}={_literal(v)}" for k, v in self.fixed]
@@ -166,8 +186,9 @@ class SweepSpec:
         return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little")
 
     def seed_for(self, point: dict[str, Any], replicate: int) -> np.random.SeedSequence:
-        return np.random.SeedSequence(self.root_seed,
-                                      spawn_key=(replicate, self.workload_key(point)))
+        return np.random.SeedSequence(
+            self.root_seed, spawn_key=(replicate, self.workload_key(point))
+        )
 
     def point_key(self, point: dict[str, Any]) -> str:
         blob = json.dumps(point, sort_keys=True, default=str).encode()
@@ -178,9 +199,15 @@ class SweepSpec:
 
     def identity(self) -> str:
         """Hash of everything that decides a run's result (not the replicate count)."""
-        d = {"name": self.name, "base": self.base.to_dict(), "fixed": self.fixed,
-             "axes": self.axes, "root_seed": self.root_seed, "horizon_s": self.horizon_s,
-             "schema": SCHEMA_VERSION}
+        d = {
+            "name": self.name,
+            "base": self.base.to_dict(),
+            "fixed": self.fixed,
+            "axes": self.axes,
+            "root_seed": self.root_seed,
+            "horizon_s": self.horizon_s,
+            "schema": SCHEMA_VERSION,
+        }
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
 
     def tasks(self, replicates: range | None = None) -> Iterator[Task]:
@@ -214,8 +241,9 @@ def _literal(v: Any) -> str:
 
 
 # -- one run (runs in a worker process: a top-level function) ---------------------------
-def run_task(cfg_dict: dict[str, Any], root_seed: int, spawn_key: tuple[int, ...],
-             meta: dict[str, Any]) -> dict[str, Any]:
+def run_task(
+    cfg_dict: dict[str, Any], root_seed: int, spawn_key: tuple[int, ...], meta: dict[str, Any]
+) -> dict[str, Any]:
     """Simulate one (point, replicate); never raises: errors become a row."""
     from vnetsim.scenario import simulate
 
@@ -234,8 +262,7 @@ def run_task(cfg_dict: dict[str, Any], root_seed: int, spawn_key: tuple[int, ...
     return row
 
 
-def _base_row(root_seed: int, spawn_key: tuple[int, ...], meta: dict[str, Any]
-              ) -> dict[str, Any]:
+def _base_row(root_seed: int, spawn_key: tuple[int, ...], meta: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = dict(meta)
     row["seed_entropy"] = root_seed
     row["spawn_key"] = ",".join(map(str, spawn_key))
@@ -252,8 +279,12 @@ def failed_row(args: tuple[Any, ...], error: str) -> dict[str, Any]:
 
 def _task_args(spec: SweepSpec, task: Task) -> tuple[Any, ...]:
     seq = spec.seed_for(task.point, task.replicate)
-    meta = {"run_id": task.run_id, "sweep": spec.name, "replicate": task.replicate,
-            **{k: v for k, v in task.point.items()}}
+    meta = {
+        "run_id": task.run_id,
+        "sweep": spec.name,
+        "replicate": task.replicate,
+        **{k: v for k, v in task.point.items()},
+    }
     return (spec.config_for(task.point).to_dict(), spec.root_seed, tuple(seq.spawn_key), meta)
 
 
@@ -310,7 +341,8 @@ class SweepStore:
         return StorageError(
             f"cannot write results to {self.out}: {err.strerror or err}; the {n} runs "
             f"finished so far are safe in {self.runs_dir}; make room (or make it writable) "
-            "and rerun the same command to go on")
+            "and rerun the same command to go on"
+        )
 
     def load(self) -> pd.DataFrame:
         """Every finished run: per-run files plus the consolidated table (which lets a
@@ -359,8 +391,13 @@ class SweepStore:
 def _git_commit() -> str:
     try:
         here = Path(__file__).resolve().parent
-        return subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=5, check=False).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 
@@ -369,8 +406,17 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for pkg in ("vnetsim", "simpy", "numpy", "scipy", "pandas", "pyarrow", "seaborn",
-                "dask", "distributed"):
+    for pkg in (
+        "vnetsim",
+        "simpy",
+        "numpy",
+        "scipy",
+        "pandas",
+        "pyarrow",
+        "seaborn",
+        "dask",
+        "distributed",
+    ):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -378,28 +424,37 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _manifest(spec: SweepSpec, store: SweepStore, backend: str,
-              replace: bool = False) -> dict[str, Any]:
+def _manifest(
+    spec: SweepSpec, store: SweepStore, backend: str, replace: bool = False
+) -> dict[str, Any]:
     old = store.read_manifest()
     if old is not None and old.get("identity") != spec.identity():
         if not replace:
             raise ConfigError(
                 f"{store.out}: holds a different sweep ({old.get('name')!r}, identity "
                 f"{str(old.get('identity'))[:12]}); refusing to mix results (use another "
-                "--out, or --replace to move the old results aside)")
+                "--out, or --replace to move the old results aside)"
+            )
         aside = store.out.with_name(f"{store.out.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
         os.replace(store.out, aside)  # nothing already computed is lost
         old = None
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     m = old or {"name": spec.name, "identity": spec.identity(), "sessions": []}
-    m.update({
-        "sweep_file": spec.text,
-        "sweep_hash": hashlib.sha256(spec.text.encode()).hexdigest(),
-        "identity": spec.identity(), "axes": spec.axis_names,
-        "replicates": spec.replicates, "root_seed": spec.root_seed,
-        "horizon_s": spec.horizon_s, "versions": _versions(), "git_commit": _git_commit(),
-        "host": socket.gethostname(), "platform": platform.platform(),
-    })
+    m.update(
+        {
+            "sweep_file": spec.text,
+            "sweep_hash": hashlib.sha256(spec.text.encode()).hexdigest(),
+            "identity": spec.identity(),
+            "axes": spec.axis_names,
+            "replicates": spec.replicates,
+            "root_seed": spec.root_seed,
+            "horizon_s": spec.horizon_s,
+            "versions": _versions(),
+            "git_commit": _git_commit(),
+            "host": socket.gethostname(),
+            "platform": platform.platform(),
+        }
+    )
     m["sessions"].append({"start": now, "end": None, "backend": backend})
     return m
 
@@ -454,8 +509,9 @@ class _ChildRun:
             self.proc.join()
             code = self.proc.exitcode
             how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-            self._row = failed_row(self.args, f"WorkerDied: the run's process ended ({how}) "
-                                              "without a result")
+            self._row = failed_row(
+                self.args, f"WorkerDied: the run's process ended ({how}) without a result"
+            )
             return True
         if now >= self.deadline:
             self.proc.kill()
@@ -525,8 +581,7 @@ class _DaskBackend:
     def __init__(self, scheduler: str | None, scheduler_file: str | None) -> None:
         from distributed import Client
 
-        self.client = (Client(scheduler_file=scheduler_file) if scheduler_file
-                       else Client(scheduler))
+        self.client = Client(scheduler_file=scheduler_file) if scheduler_file else Client(scheduler)
         self.slots = max(1, sum(self.client.nthreads().values()))
 
     def submit(self, *args: Any) -> Any:
@@ -541,8 +596,9 @@ class _DaskBackend:
         self.client.close()
 
 
-def _stop_point(rows: list[dict[str, Any]], min_events: int | None,
-                target_ci_width: float | None) -> bool:
+def _stop_point(
+    rows: list[dict[str, Any]], min_events: int | None, target_ci_width: float | None
+) -> bool:
     """Early-stop rule on a point's completed replicate prefix."""
     ok = [r for r in rows if not r.get("error")]
     events = sum(bool(r["event_observed"]) for r in ok)
@@ -559,12 +615,21 @@ def _stop_point(rows: list[dict[str, Any]], min_events: int | None,
     return False
 
 
-def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
-              scheduler: str | None = None, scheduler_file: str | None = None,
-              progress: bool = True, min_events: int | None = None,
-              target_ci_width: float | None = None, wave: int = 4,
-              run_timeout: float | None = None, replace: bool = False,
-              on_row: Callable[[dict[str, Any]], None] | None = None) -> pd.DataFrame:
+def run_sweep(
+    spec: SweepSpec,
+    out: str | Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    scheduler_file: str | None = None,
+    progress: bool = True,
+    min_events: int | None = None,
+    target_ci_width: float | None = None,
+    wave: int = 4,
+    run_timeout: float | None = None,
+    replace: bool = False,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> pd.DataFrame:
     """Run what is missing of ``spec`` into ``out`` and return the consolidated table.
 
     With ``min_events`` or ``target_ci_width`` set, replicates are added per point in waves of
@@ -587,8 +652,11 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
         for row in existing.to_dict("records"):
             by_point.setdefault(_key_of(str(row["run_id"])), []).append(row)
 
-    backend: Any = (_DaskBackend(scheduler, scheduler_file) if backend_name == "dask"
-                    else _LocalBackend(workers or os.cpu_count() or 1, run_timeout))
+    backend: Any = (
+        _DaskBackend(scheduler, scheduler_file)
+        if backend_name == "dask"
+        else _LocalBackend(workers or os.cpu_count() or 1, run_timeout)
+    )
     pending: list[Task]
     pending = [] if early else [t for t in spec.tasks() if t.run_id not in done]
     prog = Progress(total=len(pending) if not early else spec.replicates * len(spec.points()))
@@ -624,8 +692,8 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
         for key in point_of:
             have = sorted(r["replicate"] for r in by_point.get(key, []))
             while next_rep[key] < spec.replicates and all(
-                    r in have for r in range(next_rep[key], min(spec.replicates,
-                                                                next_rep[key] + wave))):
+                r in have for r in range(next_rep[key], min(spec.replicates, next_rep[key] + wave))
+            ):
                 rows = [r for r in by_point.get(key, []) if r["replicate"] < next_rep[key]]
                 if next_rep[key] and _stop_point(rows, min_events, target_ci_width):
                     break
@@ -652,8 +720,12 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
                     on_row(row)
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(outages=prog.outages, censored=prog.censored,
-                                    errors=prog.errors, refresh=False)
+                    bar.set_postfix(
+                        outages=prog.outages,
+                        censored=prog.censored,
+                        errors=prog.errors,
+                        refresh=False,
+                    )
                 if early:
                     key = _key_of(task.run_id)
                     by_point.setdefault(key, []).append(row)
@@ -673,8 +745,14 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None,
 
 
 _META_COLUMNS = ("run_id", "sweep", "replicate")
-_TAIL_COLUMNS = ("seed_entropy", "spawn_key", "error", "traceback", "design_resolved",
-                 *(f for f in RESULT_FIELDS if f not in ("design", "seed")))
+_TAIL_COLUMNS = (
+    "seed_entropy",
+    "spawn_key",
+    "error",
+    "traceback",
+    "design_resolved",
+    *(f for f in RESULT_FIELDS if f not in ("design", "seed")),
+)
 
 
 def _canonical_columns(cols: list[str]) -> list[str]:
@@ -694,8 +772,7 @@ def _bar(prog: Progress, enabled: bool) -> Any:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=prog.total, initial=prog.done, unit="run", dynamic_ncols=True,
-                desc="sweep")
+    return tqdm(total=prog.total, initial=prog.done, unit="run", dynamic_ncols=True, desc="sweep")
 
 
 def load_runs(out: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -707,5 +784,4 @@ def load_runs(out: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     return store.load(), manifest
 
 
-__all__ = ["StorageError", "SweepSpec", "SweepStore", "Task", "load_runs", "run_sweep",
-           "run_task"]
+__all__ = ["StorageError", "SweepSpec", "SweepStore", "Task", "load_runs", "run_sweep", "run_task"]

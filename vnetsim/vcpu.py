@@ -38,8 +38,18 @@ if TYPE_CHECKING:
 class Preemption:
     """Pulled episodes of host preemption for one vCPU."""
 
-    __slots__ = ("_draws", "_exit_len", "_exit_mean_gap", "_next_exit", "_next_sched",
-                 "_sched_len", "_sched_mean_gap", "episodes", "next", "stolen_s")
+    __slots__ = (
+        "_draws",
+        "_exit_len",
+        "_exit_mean_gap",
+        "_next_exit",
+        "_next_sched",
+        "_sched_len",
+        "_sched_mean_gap",
+        "episodes",
+        "next",
+        "stolen_s",
+    )
 
     def __init__(self, host: HostConfig, draws: Draws) -> None:
         self._draws = draws

@@ -66,5 +66,16 @@ def get_design(name: str) -> DesignSpec:
 # Registration happens on import of the design modules.
 from vnetsim.drivers import guarded, single_buffer, ticketed, watchdog  # noqa: E402
 
-__all__ = ["ALIASES", "DESIGNS", "DesignSpec", "RxDriver", "get_design", "guarded",
-           "register", "resolve_design", "single_buffer", "ticketed", "watchdog"]
+__all__ = [
+    "ALIASES",
+    "DESIGNS",
+    "DesignSpec",
+    "RxDriver",
+    "get_design",
+    "guarded",
+    "register",
+    "resolve_design",
+    "single_buffer",
+    "ticketed",
+    "watchdog",
+]

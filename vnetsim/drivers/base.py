@@ -48,11 +48,22 @@ class Stack(Protocol):
 class DriverBase:
     """Shared state and steps of ``vnet_input``; subclasses implement ``process``."""
 
-    def __init__(self, *, env: simpy.Environment, guest: GuestConfig, driver: DriverConfig,
-                 ring: RxRing,
-                 pool: BufferPool, stack: Any, counters: Counters, trace: Trace,
-                 draws: Draws, payload_draws: Draws, refill: RefillTraits,
-                 mrg: bool) -> None:
+    def __init__(
+        self,
+        *,
+        env: simpy.Environment,
+        guest: GuestConfig,
+        driver: DriverConfig,
+        ring: RxRing,
+        pool: BufferPool,
+        stack: Any,
+        counters: Counters,
+        trace: Trace,
+        draws: Draws,
+        payload_draws: Draws,
+        refill: RefillTraits,
+        mrg: bool,
+    ) -> None:
         self.env = env
         self.ring = ring
         self.pool = pool

@@ -17,12 +17,22 @@ from vnetsim.drivers.ticketed import _VERSIONS, GCC11_OLD, GCC12_OLD, TicketedRe
 
 def _build(**kw: Any) -> TicketedReassembly:
     order = GCC12_OLD if kw["driver"].compiler == "gcc12" else GCC11_OLD
-    return TicketedReassembly(order=order, refill=_VERSIONS["nanos-0.1.54"][1],
-                              guard_max=kw["driver"].guard_max_buffers, **kw)
+    return TicketedReassembly(
+        order=order,
+        refill=_VERSIONS["nanos-0.1.54"][1],
+        guard_max=kw["driver"].guard_max_buffers,
+        **kw,
+    )
 
 
-register(DesignSpec(
-    name="guarded", mechanism="ticketed-reassembly-racy+num-buffers-guard",
-    summary="0.1.54's race, but num_buffers above guard_max_buffers (43) is rejected and the "
-            "buffer dropped",
-    wants_mrg_rxbuf=True, wants_guest_tso=True, factory=_build))
+register(
+    DesignSpec(
+        name="guarded",
+        mechanism="ticketed-reassembly-racy+num-buffers-guard",
+        summary="0.1.54's race, but num_buffers above guard_max_buffers (43) is rejected and the "
+        "buffer dropped",
+        wants_mrg_rxbuf=True,
+        wants_guest_tso=True,
+        factory=_build,
+    )
+)

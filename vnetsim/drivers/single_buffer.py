@@ -27,12 +27,21 @@ class SingleBufferRx(DriverBase):
         return self.process_whole(cpu, t, buf, frame)
 
 
-REFILL_0_1_48 = RefillTraits(batch_refill=False, repush_on_release=False,
-                             assert_on_alloc_failure=True, big_buffers_without_mrg=False)
+REFILL_0_1_48 = RefillTraits(
+    batch_refill=False,
+    repush_on_release=False,
+    assert_on_alloc_failure=True,
+    big_buffers_without_mrg=False,
+)
 
-register(DesignSpec(
-    name="nanos-0.1.48", mechanism="single-buffer",
-    summary="no MRG_RXBUF or guest TSO negotiated: every buffer is a whole packet (immune)",
-    wants_mrg_rxbuf=False, wants_guest_tso=False,
-    factory=lambda **kw: SingleBufferRx(refill=REFILL_0_1_48, **kw),
-    big_buffers_without_mrg=False))
+register(
+    DesignSpec(
+        name="nanos-0.1.48",
+        mechanism="single-buffer",
+        summary="no MRG_RXBUF or guest TSO negotiated: every buffer is a whole packet (immune)",
+        wants_mrg_rxbuf=False,
+        wants_guest_tso=False,
+        factory=lambda **kw: SingleBufferRx(refill=REFILL_0_1_48, **kw),
+        big_buffers_without_mrg=False,
+    )
+)

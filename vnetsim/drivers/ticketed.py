@@ -58,8 +58,18 @@ FIXED = StoreOrder(first_hdr_late=False, last_hdr_late=False, strip_late=False)
 class Head:
     """``rx->hdr``: the head buffer of a packet being assembled (or of a bogus swallow chain)."""
 
-    __slots__ = ("bad_ptr", "bogus", "broken", "bufs", "done", "frame", "remaining",
-                 "strip_at", "t_created", "v")
+    __slots__ = (
+        "bad_ptr",
+        "bogus",
+        "broken",
+        "bufs",
+        "done",
+        "frame",
+        "remaining",
+        "strip_at",
+        "t_created",
+        "v",
+    )
 
     def __init__(self, frame: Frame | None, remaining: int, buf: int, t: float, v: int) -> None:
         self.frame = frame  # None for a misframed continuation
@@ -77,8 +87,14 @@ class Head:
 class TicketedReassembly(DriverBase):
     """``vnet_input`` with mergeable buffers, one instance per RX queue."""
 
-    def __init__(self, *, order: StoreOrder, guard_max: int | None = None,
-                 chain_limit: int | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        *,
+        order: StoreOrder,
+        guard_max: int | None = None,
+        chain_limit: int | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(**kw)
         d = self.cfg
         self.order = order
@@ -176,10 +192,14 @@ class TicketedReassembly(DriverBase):
         if self.trace.enabled:
             waited = f"spun {(a - t0) * 1e9:.0f} ns" if a > t0 else "no wait"
             seen = "empty" if hdr is None else f"head of {len(hdr.bufs)} buffer(s)"
-            self.trace.add(a, cpu.index, "ticket",
-                           f"ticket {self.tickets - 1}: buffer {buf} = frame {frame.fid} part "
-                           f"{pos + 1}/{frame.nbuf}; {waited}; read rx->hdr "
-                           f"{'STALE ' if self._stale else ''}{seen}")
+            self.trace.add(
+                a,
+                cpu.index,
+                "ticket",
+                f"ticket {self.tickets - 1}: buffer {buf} = frame {frame.fid} part "
+                f"{pos + 1}/{frame.nbuf}; {waited}; read rx->hdr "
+                f"{'STALE ' if self._stale else ''}{seen}",
+            )
         if hdr is None:
             return self._first_buffer(cpu, a, buf, frame, pos)
         return self._continuation(cpu, a, hdr, buf, frame, pos)
@@ -209,8 +229,12 @@ class TicketedReassembly(DriverBase):
             n = self.swallow_v(frame)  # a raw continuation parsed as a virtio-net header
             c.misframed_buffers += 1
             if self.trace.enabled:
-                self.trace.add(a, cpu.index, "misframe",
-                               f"buffer {buf} of frame {frame.fid} read as a header: V={n}")
+                self.trace.add(
+                    a,
+                    cpu.index,
+                    "misframe",
+                    f"buffer {buf} of frame {frame.fid} read as a header: V={n}",
+                )
         r = a + self.t_cs
         if r > cpu.preempt.next:
             r = cpu.preempt.stretch(a, self.t_cs)
@@ -244,12 +268,17 @@ class TicketedReassembly(DriverBase):
         self._store(vis, head, cpu.index)
         head.strip_at = after if self.order.strip_late else float("-inf")
         if self.trace.enabled:
-            self.trace.add(r, cpu.index, "first", f"buffer {buf} head of {n} (hdr visible "
-                           f"+{(vis - r) * 1e9:.0f} ns after ticket)")
+            self.trace.add(
+                r,
+                cpu.index,
+                "first",
+                f"buffer {buf} head of {n} (hdr visible +{(vis - r) * 1e9:.0f} ns after ticket)",
+            )
         return self.finish(cpu, after)
 
-    def _continuation(self, cpu: VCpu, a: float, head: Head, buf: int, frame: Frame,
-                      pos: int) -> float:
+    def _continuation(
+        self, cpu: VCpu, a: float, head: Head, buf: int, frame: Frame, pos: int
+    ) -> float:
         c = self.c
         if head.bad_ptr:
             self.crash(a, "#GP in pbuf_cat on a corrupted head (D1)")
@@ -358,40 +387,66 @@ class TicketedReassembly(DriverBase):
             self.trace.add(t, cpu_index, "reset", why)
 
 
-_OLD_SUMMARY = ("ticketed reassembly across vCPUs with the D1 and D2 hazards; "
-                "{extra}")
+_OLD_SUMMARY = "ticketed reassembly across vCPUs with the D1 and D2 hazards; {extra}"
 _VERSIONS = {
-    "nanos-0.1.49": ("first release with MRG_RXBUF/TSO (630997be); refill one buffer per "
-                     "input, freed pbufs to the objcache, allocation failure asserts",
-                     RefillTraits(batch_refill=False, repush_on_release=False,
-                                  assert_on_alloc_failure=True, big_buffers_without_mrg=False)),
-    "nanos-0.1.50": ("adds batch refill, deferred kick and re-push of released pbufs (#2002)",
-                     RefillTraits(batch_refill=True, repush_on_release=True,
-                                  assert_on_alloc_failure=False, big_buffers_without_mrg=True)),
+    "nanos-0.1.49": (
+        "first release with MRG_RXBUF/TSO (630997be); refill one buffer per "
+        "input, freed pbufs to the objcache, allocation failure asserts",
+        RefillTraits(
+            batch_refill=False,
+            repush_on_release=False,
+            assert_on_alloc_failure=True,
+            big_buffers_without_mrg=False,
+        ),
+    ),
+    "nanos-0.1.50": (
+        "adds batch refill, deferred kick and re-push of released pbufs (#2002)",
+        RefillTraits(
+            batch_refill=True,
+            repush_on_release=True,
+            assert_on_alloc_failure=False,
+            big_buffers_without_mrg=True,
+        ),
+    ),
 }
 for _v in ("nanos-0.1.51", "nanos-0.1.52", "nanos-0.1.53", "nanos-0.1.54"):
-    _VERSIONS[_v] = ("as 0.1.50, reassembly state per queue (multiqueue, 62182bee)",
-                     _VERSIONS["nanos-0.1.50"][1])
+    _VERSIONS[_v] = (
+        "as 0.1.50, reassembly state per queue (multiqueue, 62182bee)",
+        _VERSIONS["nanos-0.1.50"][1],
+    )
 
 
 def _old_factory(refill: RefillTraits) -> Any:
     def build(**kw: Any) -> TicketedReassembly:
         order = GCC12_OLD if kw["driver"].compiler == "gcc12" else GCC11_OLD
         return TicketedReassembly(order=order, refill=refill, **kw)
+
     return build
 
 
 for _name, (_extra, _traits) in _VERSIONS.items():
-    register(DesignSpec(
-        name=_name, mechanism="ticketed-reassembly-racy",
-        summary=_OLD_SUMMARY.format(extra=_extra),
-        wants_mrg_rxbuf=True, wants_guest_tso=True, factory=_old_factory(_traits),
-        big_buffers_without_mrg=_traits.big_buffers_without_mrg))
+    register(
+        DesignSpec(
+            name=_name,
+            mechanism="ticketed-reassembly-racy",
+            summary=_OLD_SUMMARY.format(extra=_extra),
+            wants_mrg_rxbuf=True,
+            wants_guest_tso=True,
+            factory=_old_factory(_traits),
+            big_buffers_without_mrg=_traits.big_buffers_without_mrg,
+        )
+    )
 
-register(DesignSpec(
-    name="nanos-0.1.55", mechanism="ticketed-reassembly-ordered",
-    summary="the fix (PR #2103): header strip inside the critical section, barriers around "
-            "the ticket; otherwise as 0.1.54",
-    wants_mrg_rxbuf=True, wants_guest_tso=True,
-    factory=lambda **kw: TicketedReassembly(order=FIXED, refill=_VERSIONS["nanos-0.1.54"][1],
-                                            **kw)))
+register(
+    DesignSpec(
+        name="nanos-0.1.55",
+        mechanism="ticketed-reassembly-ordered",
+        summary="the fix (PR #2103): header strip inside the critical section, barriers around "
+        "the ticket; otherwise as 0.1.54",
+        wants_mrg_rxbuf=True,
+        wants_guest_tso=True,
+        factory=lambda **kw: TicketedReassembly(
+            order=FIXED, refill=_VERSIONS["nanos-0.1.54"][1], **kw
+        ),
+    )
+)

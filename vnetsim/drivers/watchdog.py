@@ -39,8 +39,14 @@ def _build(**kw: Any) -> WatchdogReassembly:
     return WatchdogReassembly(order=order, refill=_VERSIONS["nanos-0.1.54"][1], **kw)
 
 
-register(DesignSpec(
-    name="watchdog", mechanism="ticketed-reassembly-racy+watchdog-reset",
-    summary="0.1.54's race plus an implausible-chain check and an RX stall watchdog that reset "
-            "the reassembly state",
-    wants_mrg_rxbuf=True, wants_guest_tso=True, factory=_build))
+register(
+    DesignSpec(
+        name="watchdog",
+        mechanism="ticketed-reassembly-racy+watchdog-reset",
+        summary="0.1.54's race plus an implausible-chain check and an RX stall watchdog that reset "
+        "the reassembly state",
+        wants_mrg_rxbuf=True,
+        wants_guest_tso=True,
+        factory=_build,
+    )
+)

@@ -29,8 +29,15 @@ if TYPE_CHECKING:
 class GuestApp:
     """Receives delivered packets; produces the host-side consequences."""
 
-    def __init__(self, env: simpy.Environment, guest: GuestConfig, net: Network,
-                 clients: HttpClients, redis: RedisServers, prober: PingProber) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        guest: GuestConfig,
+        net: Network,
+        clients: HttpClients,
+        redis: RedisServers,
+        prober: PingProber,
+    ) -> None:
         self.env = env
         self.net = net
         self.clients = clients

@@ -34,8 +34,7 @@ SYN_RTO_S = 1.0  # TCP_TIMEOUT_INIT
 
 
 class Request:
-    __slots__ = ("body", "conn", "done", "epoch", "failed", "replies_left", "t_arrival",
-                 "written")
+    __slots__ = ("body", "conn", "done", "epoch", "failed", "replies_left", "t_arrival", "written")
 
     def __init__(self, conn: Connection, t: float, body: int) -> None:
         self.conn = conn
@@ -73,8 +72,14 @@ class Connection:
 class HttpClients:
     """All client connections of the load generator."""
 
-    def __init__(self, env: simpy.Environment, wl: WorkloadConfig, net: Network,
-                 arrivals: Draws, sizes: Draws) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        wl: WorkloadConfig,
+        net: Network,
+        arrivals: Draws,
+        sizes: Draws,
+    ) -> None:
         self.env = env
         self.net = net
         self.rate = wl.load_rps
@@ -144,8 +149,7 @@ class HttpClients:
                 self._write_batch(conn)
                 return
         conn.ack_gen += 1
-        call_at(self.env, self.env.now + self.delayed_ack, self._delayed_ack, conn,
-                conn.ack_gen)
+        call_at(self.env, self.env.now + self.delayed_ack, self._delayed_ack, conn, conn.ack_gen)
 
     def _delayed_ack(self, conn: Connection, gen: int) -> None:
         if conn.ack_gen == gen and conn.state == UP:

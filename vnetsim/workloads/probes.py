@@ -23,8 +23,13 @@ if TYPE_CHECKING:
 class PingProber:
     """Sends an echo request every interval; an echo counts if answered before the next."""
 
-    def __init__(self, env: simpy.Environment, wl: WorkloadConfig, net: Network,
-                 on_tick: Callable[[float, bool], None]) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        wl: WorkloadConfig,
+        net: Network,
+        on_tick: Callable[[float, bool], None],
+    ) -> None:
         self.env = env
         self.net = net
         self.interval = wl.ping_interval_s
@@ -55,8 +60,9 @@ class PingProber:
 class LanBackground:
     """ARP and other broadcasts on the bridge: a Poisson stream of single small frames."""
 
-    def __init__(self, env: simpy.Environment, wl: WorkloadConfig, net: Network,
-                 draws: Draws) -> None:
+    def __init__(
+        self, env: simpy.Environment, wl: WorkloadConfig, net: Network, draws: Draws
+    ) -> None:
         self.env = env
         self.net = net
         self.rate = wl.broadcast_rate_per_s

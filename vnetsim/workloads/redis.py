@@ -35,14 +35,16 @@ class RedisServer:
 class RedisServers:
     """The Redis servers every HTTP request writes to."""
 
-    def __init__(self, env: simpy.Environment, wl: WorkloadConfig, net: Network,
-                 draws: Draws) -> None:
+    def __init__(
+        self, env: simpy.Environment, wl: WorkloadConfig, net: Network, draws: Draws
+    ) -> None:
         self.env = env
         self.net = net
         self.draws = draws
         self.service = wl.redis_service_us * 1e-6
-        self.servers = [RedisServer(net, wl.redis_conns_per_server)
-                        for _ in range(wl.redis_servers)]
+        self.servers = [
+            RedisServer(net, wl.redis_conns_per_server) for _ in range(wl.redis_servers)
+        ]
 
     def mset(self, t_arrive: float, server: int, meta: Any) -> None:
         """An MSET reaches ``server`` at ``t_arrive``; its reply is written when served."""

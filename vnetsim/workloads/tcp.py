@@ -49,8 +49,15 @@ def call_at(env: simpy.Environment, t: float, fn: Callable[..., Any], *args: Any
 class Network:
     """Frame factory and the retransmission registry shared by all host senders."""
 
-    def __init__(self, env: simpy.Environment, host: HostConfig, wl: WorkloadConfig,
-                 backend: HostBackend, *, tso: bool) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        host: HostConfig,
+        wl: WorkloadConfig,
+        backend: HostBackend,
+        *,
+        tso: bool,
+    ) -> None:
         self.env = env
         self.backend = backend
         self.tso = tso
@@ -69,11 +76,13 @@ class Network:
 
     def new_frame(self, flow: Flow | None, kind: int, payload: int, meta: Any) -> Frame:
         self._fid += 1
-        return Frame(self._fid, flow, kind, payload + ETH_TCP_IP_BYTES, self.env.now,
-                     self.text, meta)
+        return Frame(
+            self._fid, flow, kind, payload + ETH_TCP_IP_BYTES, self.env.now, self.text, meta
+        )
 
-    def track(self, frame: Frame, rto: float, on_give_up: Callable[[Frame], None] | None,
-              tries: int = 0) -> None:
+    def track(
+        self, frame: Frame, rto: float, on_give_up: Callable[[Frame], None] | None, tries: int = 0
+    ) -> None:
         self.unacked[frame.fid] = [frame, self.env.now + rto, rto, tries, on_give_up]
 
     def acked(self, frame: Frame) -> None:
@@ -95,8 +104,9 @@ class Network:
                         give_up(frame)
                     continue
                 self.retransmissions += 1
-                again = self.new_frame(frame.flow, frame.kind, frame.size - ETH_TCP_IP_BYTES,
-                                       frame.meta)
+                again = self.new_frame(
+                    frame.flow, frame.kind, frame.size - ETH_TCP_IP_BYTES, frame.meta
+                )
                 self.track(again, min(2 * rto, self.rto_max), give_up, tries + 1)
                 if frame.flow is not None:
                     frame.flow.send_now(again)
