@@ -34,7 +34,7 @@ import vnetsim.sweep as sweep_mod
 from vnetsim.cli import main
 from vnetsim.config import ConfigError, ScenarioConfig
 from vnetsim.drivers import ALIASES, DESIGNS, resolve_design
-from vnetsim.presets import PRESETS, preset
+from vnetsim.scenario.presets import PRESETS, preset
 from vnetsim.sweep import AXIS_ALIASES, SweepSpec
 
 SECTIONS: dict[str, type] = dict(ScenarioConfig.SECTIONS)

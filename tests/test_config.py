@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vnetsim.config import ConfigError, ScenarioConfig
-from vnetsim.presets import PRESETS, preset
+from vnetsim.scenario.presets import PRESETS, preset
 
 
 def test_every_preset_builds_and_differs_from_the_defaults_only_where_stated() -> None:

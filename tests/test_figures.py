@@ -12,8 +12,8 @@ import pytest
 from matplotlib.colors import to_hex
 from PIL import Image
 
-from vnetsim import figures
-from vnetsim.figures import (
+from vnetsim.analysis import figures
+from vnetsim.analysis.figures import (
     OKABE_ITO,
     blackout_figure,
     km_figure,

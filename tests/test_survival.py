@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from vnetsim import survival
+from vnetsim.analysis import survival
 
 Z95 = stats.norm.ppf(0.975)
 

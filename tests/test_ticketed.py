@@ -11,15 +11,15 @@ from __future__ import annotations
 import pytest
 import simpy
 
-from vnetsim.bufpool import BufferPool
+from vnetsim.guest.bufpool import BufferPool
 from vnetsim.config import DriverConfig, GuestConfig
 from vnetsim.drivers.base import RefillTraits
 from vnetsim.drivers.ticketed import FIXED, GCC11_OLD, GCC12_OLD, StoreOrder, TicketedReassembly
 from vnetsim.frames import HTTP_REQUEST, Frame
 from vnetsim.records import Counters, Trace
-from vnetsim.rxring import RxRing
-from vnetsim.vcpu import VCpu
-from vnetsim.virtqueue import SplitVirtqueue
+from vnetsim.virtio.rxring import RxRing
+from vnetsim.guest.vcpu import VCpu
+from vnetsim.virtio.virtqueue import SplitVirtqueue
 
 NS = 1e-9
 REFILL = RefillTraits(
@@ -65,7 +65,7 @@ def make_driver(
     env = simpy.Environment()
     vq = SplitVirtqueue(256)
     pool = BufferPool(64.0, 1536)
-    ring = RxRing(env, vq, pool)
+    ring = RxRing(vq)
     stack = Stack()
     counters = Counters()
     trace = Trace(1000)

@@ -22,16 +22,16 @@ import pytest
 import simpy
 from scipy import stats
 
-from vnetsim.bufpool import BufferPool
+from vnetsim.guest.bufpool import BufferPool
 from vnetsim.config import GuestConfig, HostConfig
 from vnetsim.frames import HTTP_REQUEST, MRG_BUFFER_BYTES, Frame
-from vnetsim.hostbackend import HostBackend
-from vnetsim.interrupts import Notifier
+from vnetsim.host.vhost import HostBackend
+from vnetsim.host.notify import Notifier
 from vnetsim.records import Counters, Trace
 from vnetsim.rng import Draws
-from vnetsim.rxring import RxRing
-from vnetsim.vcpu import Preemption, VCpuSet
-from vnetsim.virtqueue import SplitVirtqueue
+from vnetsim.virtio.rxring import RxRing
+from vnetsim.guest.vcpu import Preemption, VCpuSet
+from vnetsim.virtio.virtqueue import SplitVirtqueue
 
 K_SE = 4.0  # two-sided normal tail 6.3e-5 (see module docstring)
 ALPHA = 1e-3  # significance level of the KS and chi-square tests
@@ -117,7 +117,7 @@ def _run_vhost(lam: float, c_us: float, d_us: float, n_frames: int, seed: int) -
         vhost_frame_us=c_us, vhost_wakeup_us=d_us, vhost_signal_batch=1, tap_queue_frames=1_000_000
     )
     vq = SplitVirtqueue(256)
-    ring = RxRing(env, vq, BufferPool(1.0, MRG_BUFFER_BYTES))
+    ring = RxRing(vq)
     for b in range(vq.size):
         vq.add_buf(b)
     cyc_y: list[float] = []

@@ -1,4 +1,4 @@
-"""Tests for vnetsim.virtqueue: crossing test, 16-bit wrap, suppression, errors, conservation."""
+"""Tests for vnetsim.virtio.virtqueue: crossing test, 16-bit wrap, suppression, errors, conservation."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from vnetsim.virtqueue import (
+from vnetsim.virtio.virtqueue import (
     MAX_QUEUE_SIZE,
     U16,
     SplitVirtqueue,

@@ -11,21 +11,21 @@ Quick start::
 
 from vnetsim.config import ConfigError, ScenarioConfig
 from vnetsim.drivers import DESIGNS, get_design
-from vnetsim.presets import PRESETS, preset
 from vnetsim.records import RunResult
-from vnetsim.scenario import build, simulate
-
-__version__ = "0.1.0"
+from vnetsim.scenario import PRESETS, ModelError, build, load_scenario, preset, simulate
+from vnetsim.version import __version__
 
 __all__ = [
     "DESIGNS",
     "PRESETS",
     "ConfigError",
+    "ModelError",
     "RunResult",
     "ScenarioConfig",
     "__version__",
     "build",
     "get_design",
+    "load_scenario",
     "preset",
     "simulate",
 ]

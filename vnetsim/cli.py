@@ -16,14 +16,14 @@ from typing import NoReturn
 
 from vnetsim.config import ConfigError, ScenarioConfig
 from vnetsim.drivers import ALIASES, DESIGNS
-from vnetsim.presets import PRESETS, preset
 from vnetsim.records import RunResult
-from vnetsim.scenario import ModelError, simulate
+from vnetsim.scenario import ModelError, check, load_scenario, simulate
+from vnetsim.scenario.presets import PRESETS, preset
 from vnetsim.sweep import StorageError
 
 
 def _scenario_from_args(args: argparse.Namespace) -> ScenarioConfig:
-    cfg = ScenarioConfig.from_toml(args.config) if args.config else preset(args.scenario)
+    cfg = load_scenario(args.config) if args.config else preset(args.scenario)
     sets: list[str] = []
     if args.design is not None:
         sets.append(f"driver.design={json.dumps(args.design)}")  # escaped as a TOML string
@@ -35,7 +35,7 @@ def _scenario_from_args(args: argparse.Namespace) -> ScenarioConfig:
         sets.append(f"workload.load_rps={args.load}")
     if args.trace is not None:
         sets.append(f"run.trace_events={args.trace}")
-    return cfg.with_overrides([*sets, *(args.set or [])])
+    return check(cfg.with_overrides([*sets, *(args.set or [])]), source="--set")
 
 
 def _print_trace(result: RunResult, limit: int = 40) -> None:
@@ -137,7 +137,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from vnetsim.report import _by, analyze_dir, format_summary
+    from vnetsim.analysis.report import _by, analyze_dir, format_summary
     from vnetsim.sweep import load_runs
 
     tables = analyze_dir(args.dir)
@@ -148,7 +148,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from vnetsim.report import figures_dir
+    from vnetsim.analysis.report import figures_dir
 
     for path in figures_dir(args.dir):
         print(path)

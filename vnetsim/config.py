@@ -8,6 +8,8 @@ Every field has an allowed range in its metadata. ``__post_init__`` checks type 
 raises ``ConfigError`` (a ``ValueError``) naming ``section.field``, the value and what is allowed.
 ``ScenarioConfig.from_dict`` rejects unknown keys with a "did you mean" suggestion, and
 ``with_overrides`` applies ``--set path.to.field=value`` strings with the same checks.
+This module is the schema only: it imports nothing from vnetsim. Which design names exist and
+what ``base = "preset"`` means are questions for ``vnetsim.scenario.inputs``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import difflib
 import math
 import tomllib
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any, ClassVar
 
 
@@ -145,7 +146,9 @@ class BufPoolConfig:
 class DriverConfig:
     """Driver design and the timing of its race windows."""
 
-    design: str = _f("old", doc="design name or alias from vnetsim.drivers.DESIGNS")
+    design: str = _f(
+        "old", doc="design name or alias from vnetsim.drivers.DESIGNS (checked by scenario.inputs)"
+    )
     compiler: str = _f("gcc11", choices=("gcc11", "gcc12"), doc="store order of the old builds")
     publish_window_min_ns: float = _f(50.0, 0.0, 1e6, doc="D2 gap between the two stores, min")
     publish_window_max_ns: float = _f(200.0, 0.0, 1e6, doc="D2 gap between the two stores, max")
@@ -162,18 +165,6 @@ class DriverConfig:
 
     def __post_init__(self) -> None:
         _validate(self, "driver")
-        from vnetsim.drivers import DESIGNS, resolve_design
-
-        if resolve_design(self.design) not in DESIGNS:
-            from vnetsim.drivers import ALIASES
-
-            names = sorted(DESIGNS)
-            hint = difflib.get_close_matches(self.design, [*names, *ALIASES], n=1)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise ConfigError(
-                f"driver.design: unknown design {self.design!r}{extra}; "
-                f"allowed: {names} or aliases old/new"
-            )
         if self.publish_window_max_ns < self.publish_window_min_ns:
             raise ConfigError(
                 "driver.publish_window_max_ns: must be >= publish_window_min_ns "
@@ -250,7 +241,8 @@ _SECTIONS: dict[str, type] = {
 }
 
 
-def _suggest(key: str, options: list[str]) -> str:
+def suggest(key: str, options: list[str]) -> str:
+    """A " (did you mean ...?)" hint for a misspelt key, or ""."""
     hint = difflib.get_close_matches(key, options, n=1)
     return f" (did you mean {hint[0]!r}?)" if hint else ""
 
@@ -293,7 +285,7 @@ class ScenarioConfig:
                 continue
             if key not in _SECTIONS:
                 raise ConfigError(
-                    f"{source}: unknown section {key!r}{_suggest(key, ['name', *_SECTIONS])}"
+                    f"{source}: unknown section {key!r}{suggest(key, ['name', *_SECTIONS])}"
                 )
             sec_cls = _SECTIONS[key]
             if not isinstance(value, dict):
@@ -301,33 +293,12 @@ class ScenarioConfig:
             names = [f.name for f in fields(sec_cls)]
             for k in value:
                 if k not in names:
-                    raise ConfigError(f"{source}: unknown field {key}.{k}{_suggest(k, names)}")
+                    raise ConfigError(f"{source}: unknown field {key}.{k}{suggest(k, names)}")
             try:
                 kwargs[key] = sec_cls(**value)
             except ConfigError as err:
                 raise ConfigError(f"{source}: {err}") from None
         return cls(**kwargs)
-
-    @classmethod
-    def from_toml(cls, path: str | Path) -> ScenarioConfig:
-        """Load a scenario file; a ``base = "preset"`` key starts from a named preset."""
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-            raise ConfigError(f"{path}: {err}") from None
-        base = data.pop("base", None)
-        if base is None:
-            return cls.from_dict(data, source=str(path))
-        if not isinstance(base, str):
-            raise ConfigError(f"{path}: base must be the name of a preset, got {base!r}")
-        from vnetsim.presets import preset
-
-        try:
-            merged = _deep_merge(preset(base).to_dict(), data)
-        except ConfigError as err:
-            raise ConfigError(f"{path}: {err}") from None
-        return cls.from_dict(merged, source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -360,10 +331,10 @@ class ScenarioConfig:
                 d["name"] = _parse_literal(raw.strip())
                 continue
             if len(parts) != 2 or parts[0] not in _SECTIONS:
-                raise ConfigError(f"--set {path}: unknown field{_suggest(path, _all_paths())}")
+                raise ConfigError(f"--set {path}: unknown field{suggest(path, _all_paths())}")
             sec, key = parts
             if key not in d[sec]:
-                raise ConfigError(f"--set {path}: unknown field{_suggest(path, _all_paths())}")
+                raise ConfigError(f"--set {path}: unknown field{suggest(path, _all_paths())}")
             d[sec][key] = _parse_literal(raw.strip())
         return ScenarioConfig.from_dict(d, source="--set")
 
@@ -385,11 +356,12 @@ def _parse_literal(raw: str) -> Any:
     return parsed["v"]
 
 
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` laid on ``base``, tables merged key by key (as a TOML file on a preset)."""
     out = dict(base)
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
+            out[k] = deep_merge(out[k], v)
         else:
             out[k] = v
     return out

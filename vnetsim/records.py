@@ -1,8 +1,8 @@
 """What a run records: counters, the optional event trace, and the ``RunResult``.
 
 Components increment plain attributes of one ``Counters`` object (cheap in the hot path) and,
-when tracing is on, append to a bounded ``Trace``. ``RunResult`` is the frozen, flat summary of a
-run in lifelines vocabulary (``duration_s``, ``event_observed``) plus every counter.
+when tracing is on, append to a bounded ``Trace``. ``RunResult`` is the flat summary of a run in
+lifelines vocabulary (``duration_s``, ``event_observed``): every counter plus its own fields.
 """
 
 from __future__ import annotations
@@ -13,35 +13,38 @@ from dataclasses import dataclass
 from typing import Any
 
 
+@dataclass(slots=True)
 class Counters:
-    """Every counter a run reports; names are the ``RunResult`` field names."""
+    """Every counter a run reports. Each field is also a ``RunResult`` field, so adding a
+    counter here (and incrementing it somewhere) is the whole change."""
 
-    __slots__ = (
-        "alloc_failures",
-        "buffers_swallowed",
-        "crash_reason",
-        "d1_late_strip",
-        "d2_stale_reads",
-        "frames_delivered",
-        "frames_dropped",
-        "frames_dropped_guest",
-        "frames_dropped_tap",
-        "frames_offered",
-        "frames_swallowed",
-        "interrupts",
-        "max_swallow_chain",
-        "misframed_buffers",
-        "multi_buffer_frames",
-        "orphaned_heads",
-        "swallows",
-        "ticket_spins",
-        "watchdog_resets",
-    )
-
-    def __init__(self) -> None:
-        for name in self.__slots__:
-            setattr(self, name, 0)
-        self.crash_reason = ""
+    # frames, as the host offers them and as they end
+    frames_offered: int = 0
+    frames_delivered: int = 0
+    frames_dropped: int = 0  # = frames_dropped_tap + frames_dropped_guest
+    frames_dropped_tap: int = 0
+    frames_dropped_guest: int = 0
+    frames_swallowed: int = 0  # first buffers eaten by a bogus reassembly chain
+    multi_buffer_frames: int = 0
+    # the race and its consequences
+    buffers_swallowed: int = 0
+    misframed_buffers: int = 0  # continuations read as a virtio-net header
+    d2_stale_reads: int = 0
+    d1_late_strip: int = 0
+    orphaned_heads: int = 0
+    ticket_spins: int = 0
+    swallows: int = 0
+    max_swallow_chain: int = 0
+    alloc_failures: int = 0
+    watchdog_resets: int = 0
+    crash_reason: str = ""
+    interrupts: int = 0
+    # host peers
+    http_requests_sent: int = 0
+    http_responses: int = 0
+    http_timeouts: int = 0  # timed out, reset with their connection, or refused while it is down
+    pings_sent: int = 0
+    pings_answered: int = 0
 
 
 class Trace:
@@ -58,6 +61,10 @@ class Trace:
     def add(self, t: float, cpu: int, event: str, detail: str = "") -> None:
         self.events.append((t, cpu, event, detail))
         self.count += 1
+
+    def take_snapshot(self, _now: float) -> None:
+        """Keep the events so far (called when the detector sees a blackout)."""
+        self.snapshot = self.freeze_before(float("inf"))
 
     def freeze_before(self, t: float) -> list[tuple[float, int, str, str]]:
         return [e for e in self.events if e[0] <= t]
@@ -77,62 +84,44 @@ class Trace:
         return self.prefix + later[: max(1, (self.events.maxlen or 4) // 4)]
 
 
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    """One run's outcome. Time to outage is right-censored at the horizon."""
+@dataclass(slots=True, kw_only=True)
+class RunResult(Counters):
+    """One run's outcome: who ran, what happened, every counter, and a few derived fields.
+
+    Time to outage (``duration_s``) is right-censored at the horizon (``event_observed``
+    false). The counters come from ``Counters``; the fields below are the run's identity, its
+    outcome as the detector saw it, and the state left at the end (``vnetsim.scenario.run``
+    derives them). Treat it as a record: nothing in vnetsim changes a result once built.
+    """
 
     scenario: str
     design: str
     smp: int
-    seed: int
+    seed: int  # the root SeedSequence's entropy
+    spawn_key: str = ""  # its spawn key, comma-separated ("" for a plain integer seed)
     horizon_s: float
     duration_s: float
     event_observed: bool
     recovered: bool
     blackout_s: float
     cause: str
-    crash_reason: str
     mechanism_onset_s: float
     swallow_v: int
-    frames_offered: int
-    frames_delivered: int
-    frames_dropped: int
-    frames_dropped_tap: int
-    frames_dropped_guest: int
-    frames_swallowed: int
     frames_in_flight: int
-    multi_buffer_frames: int
     buffers_allocated: int
     buffers_in_ring: int
     buffers_in_flight: int
     buffers_free: int
     buffers_leaked: int
-    buffers_swallowed: int
-    misframed_buffers: int
-    d2_stale_reads: int
-    d1_late_strip: int
-    orphaned_heads: int
-    ticket_spins: int
-    interrupts: int
     runloop_passes: int
-    swallows: int
-    max_swallow_chain: int
-    alloc_failures: int
-    watchdog_resets: int
-    http_requests_sent: int
-    http_responses: int
-    http_timeouts: int
-    pings_sent: int
-    pings_answered: int
     sim_time_s: float
     wall_time_s: float
     trace: tuple[tuple[float, int, str, str], ...] = ()
 
     def to_dict(self, *, with_trace: bool = False) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        if not with_trace:
-            d.pop("trace")
-        else:
+        """Flat fields, identity and outcome first (``RESULT_FIELDS`` order)."""
+        d = {name: getattr(self, name) for name in RESULT_FIELDS}
+        if with_trace:
             d["trace"] = [list(e) for e in self.trace]
         return d
 
@@ -166,6 +155,11 @@ class RunResult:
         return "\n".join(lines)
 
 
+COUNTER_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Counters))
+_OWN_FIELDS = tuple(f.name for f in dataclasses.fields(RunResult) if f.name not in COUNTER_FIELDS)
+_DERIVED_FROM = _OWN_FIELDS.index("frames_in_flight")  # identity and outcome come before it
 RESULT_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in dataclasses.fields(RunResult) if f.name != "trace"
+    name
+    for name in (*_OWN_FIELDS[:_DERIVED_FROM], *COUNTER_FIELDS, *_OWN_FIELDS[_DERIVED_FROM:])
+    if name != "trace"
 )

@@ -50,9 +50,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vnetsim.config import ConfigError, ScenarioConfig, _suggest
-from vnetsim.presets import preset
+from vnetsim.config import ConfigError, ScenarioConfig, suggest
 from vnetsim.records import RESULT_FIELDS
+from vnetsim.scenario import check, load_scenario, preset
 
 AXIS_ALIASES = {"smp": "guest.smp", "load_rps": "workload.load_rps", "design": "driver.design"}
 _TOP_KEYS = ("name", "base", "replicates", "root_seed", "horizon_s", "set", "axes")
@@ -94,18 +94,14 @@ class SweepSpec:
     ) -> SweepSpec:
         for key in data:
             if key not in _TOP_KEYS:
-                raise ConfigError(f"{source}: unknown key {key!r}{_suggest(key, list(_TOP_KEYS))}")
+                raise ConfigError(f"{source}: unknown key {key!r}{suggest(key, list(_TOP_KEYS))}")
         name = data.get("name", Path(source).stem)
         base_name = data.get("base", "nanos-2099")
         if not isinstance(base_name, str):
             raise ConfigError(f"{source}: base must be a preset name or a scenario file")
         base_file = (root or Path(".")) / base_name
         try:
-            base = (
-                ScenarioConfig.from_toml(base_file)
-                if base_name.endswith(".toml")
-                else preset(base_name)
-            )
+            base = load_scenario(base_file) if base_name.endswith(".toml") else preset(base_name)
         except ConfigError as err:
             raise ConfigError(f"{source}: base: {err}") from None
         replicates = data.get("replicates", 1)
@@ -177,7 +173,7 @@ class SweepSpec:
         sets += [f"{_path(k)}={_literal(v)}" for k, v in point.items()]
         sets.append(f"run.horizon_s={_literal(self.horizon_s)}")
         sets.append(f"name={json.dumps(self.name)}")
-        return self.base.with_overrides(sets)
+        return check(self.base.with_overrides(sets), source="--set")
 
     def workload_key(self, point: dict[str, Any]) -> int:
         """Hash of the point without its design: equal for designs compared at one point."""
@@ -245,7 +241,7 @@ def run_task(
     cfg_dict: dict[str, Any], root_seed: int, spawn_key: tuple[int, ...], meta: dict[str, Any]
 ) -> dict[str, Any]:
     """Simulate one (point, replicate); never raises: errors become a row."""
-    from vnetsim.scenario import simulate
+    from vnetsim.scenario import simulate  # a worker process imports the model only here
 
     row = _base_row(root_seed, spawn_key, meta)
     try:
@@ -775,6 +771,41 @@ def _bar(prog: Progress, enabled: bool) -> Any:
     return tqdm(total=prog.total, initial=prog.done, unit="run", dynamic_ncols=True, desc="sweep")
 
 
+@dataclasses.dataclass(frozen=True)
+class LoadedSweep:
+    """A sweep directory read once: its run table and manifest (what analysis and figures take)."""
+
+    path: Path
+    runs: pd.DataFrame
+    manifest: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("name", self.path.name))
+
+    @property
+    def axes(self) -> list[str]:
+        """The sweep's axes (as declared) that the run table has columns for."""
+        return [a for a in self.manifest.get("axes", []) if a in self.runs.columns]
+
+    @property
+    def horizon_s(self) -> float:
+        return float(self.manifest.get("horizon_s") or 0.0)
+
+    @property
+    def ok_runs(self) -> pd.DataFrame:
+        """Runs that produced a result (no error)."""
+        if "error" not in self.runs:
+            return self.runs
+        return self.runs[self.runs["error"].fillna("") == ""]
+
+
+def load_sweep(out: str | Path) -> LoadedSweep:
+    """Read a sweep directory (``ConfigError`` if it holds no sweep)."""
+    runs, manifest = load_runs(out)
+    return LoadedSweep(Path(out), runs, manifest)
+
+
 def load_runs(out: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The run table and manifest of a sweep directory."""
     store = SweepStore(out)
@@ -784,4 +815,14 @@ def load_runs(out: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     return store.load(), manifest
 
 
-__all__ = ["StorageError", "SweepSpec", "SweepStore", "Task", "load_runs", "run_sweep", "run_task"]
+__all__ = [
+    "LoadedSweep",
+    "StorageError",
+    "SweepSpec",
+    "SweepStore",
+    "Task",
+    "load_runs",
+    "load_sweep",
+    "run_sweep",
+    "run_task",
+]

@@ -13,29 +13,21 @@ a per-version trait (``RefillTraits``), not a separate mechanism:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from vnetsim.rng import Draws
+from vnetsim.drivers.releases import RefillTraits
 
 if TYPE_CHECKING:
     import simpy
 
-    from vnetsim.bufpool import BufferPool
+    from vnetsim.clock import Signal
     from vnetsim.config import DriverConfig, GuestConfig
     from vnetsim.frames import Frame
+    from vnetsim.guest.bufpool import BufferPool
+    from vnetsim.guest.vcpu import VCpu
     from vnetsim.records import Counters, Trace
-    from vnetsim.rxring import RxRing
-    from vnetsim.vcpu import VCpu
-
-
-@dataclass(frozen=True, slots=True)
-class RefillTraits:
-    """Per-version refill and release behaviour."""
-
-    batch_refill: bool  # fill all free entries (0.1.50+) vs one per input (0.1.49)
-    repush_on_release: bool  # re-push released pbufs into the ring (0.1.50+)
-    assert_on_alloc_failure: bool  # 0.1.49 asserts (kernel halt)
-    big_buffers_without_mrg: bool  # 65,528-byte buffers with TSO and no MRG (0.1.50+)
+    from vnetsim.rng import Draws
+    from vnetsim.virtio.rxring import RxRing
 
 
 class Stack(Protocol):
@@ -45,36 +37,91 @@ class Stack(Protocol):
         """The packet reaches lwIP at ``t`` (which may be ahead of the clock)."""
 
 
+class RxDriver(Protocol):
+    """Everything composition (``vnetsim.scenario``) and the observers use of a driver.
+
+    The runloop needs only ``process`` and ``halted`` (``guest.runloop.VnetInput``); the
+    detector reads the delivery record and the swallow state; the conservation check counts
+    held buffers and live heads.
+    """
+
+    @property
+    def halted(self) -> bool:
+        """The kernel halted (crash or deadlock): nothing runs any more."""
+        ...
+
+    @property
+    def held(self) -> int:
+        """Buffers taken from the used ring and not yet freed, re-pushed or leaked."""
+        ...
+
+    @property
+    def last_delivery(self) -> float:
+        """When the last good packet reached lwIP."""
+        ...
+
+    @property
+    def gaps(self) -> list[tuple[float, float]]:
+        """Delivery gaps longer than ``DriverParts.gap_threshold_s``: (last before, first after)."""
+        ...
+
+    @property
+    def swallowing(self) -> bool:
+        """A bogus reassembly chain is eating buffers now."""
+        ...
+
+    @property
+    def first_swallow(self) -> tuple[float, int] | None:
+        """(time the mechanism started, its V) of the run's first swallow, if any."""
+        ...
+
+    def process(self, cpu: VCpu, t: float, buf: int, frame: Frame, pos: int) -> float:
+        """Run ``vnet_input`` for one buffer dequeued at ``t``; return when the vCPU is free."""
+        ...
+
+    def live_heads(self) -> int:
+        """Genuine packets being reassembled (their first buffer is held, not yet complete)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DriverParts:
+    """What ``scenario.build`` hands a design's factory: the driver's whole environment."""
+
+    env: simpy.Environment
+    guest: GuestConfig
+    driver: DriverConfig
+    ring: RxRing
+    pool: BufferPool
+    stack: Stack
+    counters: Counters
+    trace: Trace
+    draws: Draws  # race timing (driver.race)
+    payload_draws: Draws  # payload bytes read as headers (driver.payload)
+    mrg: bool  # MRG_RXBUF negotiated
+    halt: Signal  # fired once, with the time, when the kernel halts
+    gap_threshold_s: float = float("inf")  # record delivery gaps longer than this
+
+
 class DriverBase:
     """Shared state and steps of ``vnet_input``; subclasses implement ``process``."""
 
-    def __init__(
-        self,
-        *,
-        env: simpy.Environment,
-        guest: GuestConfig,
-        driver: DriverConfig,
-        ring: RxRing,
-        pool: BufferPool,
-        stack: Any,
-        counters: Counters,
-        trace: Trace,
-        draws: Draws,
-        payload_draws: Draws,
-        refill: RefillTraits,
-        mrg: bool,
-    ) -> None:
-        self.env = env
-        self.ring = ring
-        self.pool = pool
-        self.stack = stack
-        self.c = counters
-        self.trace = trace
-        self.draws = draws
-        self.payload_draws = payload_draws
+    first_swallow: tuple[float, int] | None = None
+
+    def __init__(self, parts: DriverParts, *, refill: RefillTraits) -> None:
+        guest = parts.guest
+        self.env = parts.env
+        self.ring = parts.ring
+        self.pool = parts.pool
+        self.stack = parts.stack
+        self.c = parts.counters
+        self.trace = parts.trace
+        self.draws = parts.draws
+        self.payload_draws = parts.payload_draws
         self.refill = refill
-        self.mrg = mrg
-        self.cfg = driver
+        self.mrg = parts.mrg
+        self.cfg = parts.driver
+        self.halt = parts.halt
         self.halted = False  # kernel halted (crash): nothing runs any more
         self.halt_time = float("inf")
         self.t_dequeue = guest.dequeue_ns * 1e-9
@@ -87,11 +134,16 @@ class DriverBase:
         self.held = 0  # buffers taken from the used ring and not yet freed, re-pushed or leaked
         self.last_delivery = 0.0
         self.rx_activity = 0.0  # last time any buffer was processed
-        # Observer hooks (never change the dynamics): delivery gaps longer than the
-        # detector's threshold, and a callback when the kernel halts.
-        self.gap_threshold = float("inf")
+        # Observer record (never changes the dynamics): delivery gaps above the threshold.
+        self.gap_threshold = parts.gap_threshold_s
         self.gaps: list[tuple[float, float]] = []
-        self.on_crash: Any = None
+
+    @property
+    def swallowing(self) -> bool:
+        return False
+
+    def live_heads(self) -> int:
+        return 0
 
     # -- steps shared by all versions -------------------------------------------------
     def finish(self, cpu: VCpu, t: float) -> float:
@@ -179,8 +231,7 @@ class DriverBase:
             self.c.crash_reason = reason
             if self.trace.enabled:
                 self.trace.add(t, -1, "crash", reason)
-            if self.on_crash is not None:
-                self.on_crash(t)
+            self.halt.fire(t)
 
     def swallow_v(self, frame: Frame) -> int:
         """``num_buffers`` read from payload bytes 10-11 of a continuation (little-endian)."""

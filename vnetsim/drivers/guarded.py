@@ -9,19 +9,18 @@ start a swallow. A binary payload can still give a plausible V in [2, 43].
 
 from __future__ import annotations
 
-from typing import Any
+from vnetsim.drivers.base import DriverParts
+from vnetsim.drivers.registry import DesignSpec, register
+from vnetsim.drivers.releases import NANOS_0_1_54
+from vnetsim.drivers.ticketed import TicketedReassembly
 
-from vnetsim.drivers import DesignSpec, register
-from vnetsim.drivers.ticketed import _VERSIONS, GCC11_OLD, GCC12_OLD, TicketedReassembly
 
-
-def _build(**kw: Any) -> TicketedReassembly:
-    order = GCC12_OLD if kw["driver"].compiler == "gcc12" else GCC11_OLD
+def _build(parts: DriverParts) -> TicketedReassembly:
     return TicketedReassembly(
-        order=order,
-        refill=_VERSIONS["nanos-0.1.54"][1],
-        guard_max=kw["driver"].guard_max_buffers,
-        **kw,
+        parts,
+        refill=NANOS_0_1_54.refill,
+        order=NANOS_0_1_54.store_order(parts.driver.compiler),
+        guard_max=parts.driver.guard_max_buffers,
     )
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vnetsim.drivers import DesignSpec, register
-from vnetsim.drivers.base import DriverBase, RefillTraits
+from vnetsim.drivers.base import DriverBase, DriverParts
+from vnetsim.drivers.registry import DesignSpec, register
+from vnetsim.drivers.releases import NANOS_0_1_48
 
 if TYPE_CHECKING:
     from vnetsim.frames import Frame
-    from vnetsim.vcpu import VCpu
+    from vnetsim.guest.vcpu import VCpu
 
 
 class SingleBufferRx(DriverBase):
@@ -27,21 +28,18 @@ class SingleBufferRx(DriverBase):
         return self.process_whole(cpu, t, buf, frame)
 
 
-REFILL_0_1_48 = RefillTraits(
-    batch_refill=False,
-    repush_on_release=False,
-    assert_on_alloc_failure=True,
-    big_buffers_without_mrg=False,
-)
+def _build(parts: DriverParts) -> SingleBufferRx:
+    return SingleBufferRx(parts, refill=NANOS_0_1_48.refill)
+
 
 register(
     DesignSpec(
-        name="nanos-0.1.48",
+        name=NANOS_0_1_48.name,
         mechanism="single-buffer",
-        summary="no MRG_RXBUF or guest TSO negotiated: every buffer is a whole packet (immune)",
+        summary=NANOS_0_1_48.summary,
         wants_mrg_rxbuf=False,
         wants_guest_tso=False,
-        factory=lambda **kw: SingleBufferRx(refill=REFILL_0_1_48, **kw),
-        big_buffers_without_mrg=False,
+        factory=_build,
+        big_buffers_without_mrg=NANOS_0_1_48.refill.big_buffers_without_mrg,
     )
 )

@@ -30,29 +30,27 @@ timed), and lwIP's handling of a corrupted chain beyond "dropped".
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from vnetsim.drivers import DesignSpec, register
-from vnetsim.drivers.base import DriverBase, RefillTraits
+from vnetsim.drivers.base import DriverBase, DriverParts
+from vnetsim.drivers.registry import DesignSpec, register
+from vnetsim.drivers.releases import (
+    FIXED,
+    GCC11_OLD,
+    GCC12_OLD,
+    NANOS_0_1_55,
+    RACY_RELEASES,
+    RefillTraits,
+    Release,
+    StoreOrder,
+)
 
 if TYPE_CHECKING:
     from vnetsim.frames import Frame
-    from vnetsim.vcpu import VCpu
+    from vnetsim.guest.vcpu import VCpu
 
 
-@dataclass(frozen=True, slots=True)
-class StoreOrder:
-    """Which stores of the critical section become visible after the ticket release."""
-
-    first_hdr_late: bool  # rx->hdr = head after rx->seqno++ (D2, first-buffer path)
-    last_hdr_late: bool  # rx->hdr = 0 after rx->seqno++ (D2, last-buffer path)
-    strip_late: bool  # header strip after the release (D1)
-
-
-GCC11_OLD = StoreOrder(first_hdr_late=True, last_hdr_late=True, strip_late=True)
-GCC12_OLD = StoreOrder(first_hdr_late=False, last_hdr_late=True, strip_late=True)
-FIXED = StoreOrder(first_hdr_late=False, last_hdr_late=False, strip_late=False)
+__all__ = ["FIXED", "GCC11_OLD", "GCC12_OLD", "Head", "StoreOrder", "TicketedReassembly"]
 
 
 class Head:
@@ -89,13 +87,14 @@ class TicketedReassembly(DriverBase):
 
     def __init__(
         self,
+        parts: DriverParts,
         *,
+        refill: RefillTraits,
         order: StoreOrder,
         guard_max: int | None = None,
         chain_limit: int | None = None,
-        **kw: Any,
     ) -> None:
-        super().__init__(**kw)
+        super().__init__(parts, refill=refill)
         d = self.cfg
         self.order = order
         self.guard_max = guard_max
@@ -153,6 +152,18 @@ class TicketedReassembly(DriverBase):
         if head.frame is not None:
             self.c.frames_dropped_guest += 1
             self.c.frames_dropped += 1
+
+    @property
+    def swallowing(self) -> bool:
+        return self.swallow_head is not None
+
+    def live_heads(self) -> int:
+        """Genuine heads not yet complete: ``rx->hdr`` and any value a pending store holds."""
+        heads = {id(h): h for h in ([self.hdr] if self.hdr else [])}
+        for _, _, h, _ in self._stores:
+            if h is not None:
+                heads[id(h)] = h
+        return sum(1 for h in heads.values() if not h.done and h.frame is not None)
 
     def current_hdr(self) -> Head | None:
         """``rx->hdr`` once every released store has landed (for observers)."""
@@ -387,66 +398,29 @@ class TicketedReassembly(DriverBase):
             self.trace.add(t, cpu_index, "reset", why)
 
 
-_OLD_SUMMARY = "ticketed reassembly across vCPUs with the D1 and D2 hazards; {extra}"
-_VERSIONS = {
-    "nanos-0.1.49": (
-        "first release with MRG_RXBUF/TSO (630997be); refill one buffer per "
-        "input, freed pbufs to the objcache, allocation failure asserts",
-        RefillTraits(
-            batch_refill=False,
-            repush_on_release=False,
-            assert_on_alloc_failure=True,
-            big_buffers_without_mrg=False,
-        ),
-    ),
-    "nanos-0.1.50": (
-        "adds batch refill, deferred kick and re-push of released pbufs (#2002)",
-        RefillTraits(
-            batch_refill=True,
-            repush_on_release=True,
-            assert_on_alloc_failure=False,
-            big_buffers_without_mrg=True,
-        ),
-    ),
-}
-for _v in ("nanos-0.1.51", "nanos-0.1.52", "nanos-0.1.53", "nanos-0.1.54"):
-    _VERSIONS[_v] = (
-        "as 0.1.50, reassembly state per queue (multiqueue, 62182bee)",
-        _VERSIONS["nanos-0.1.50"][1],
-    )
-
-
-def _old_factory(refill: RefillTraits) -> Any:
-    def build(**kw: Any) -> TicketedReassembly:
-        order = GCC12_OLD if kw["driver"].compiler == "gcc12" else GCC11_OLD
-        return TicketedReassembly(order=order, refill=refill, **kw)
-
-    return build
-
-
-for _name, (_extra, _traits) in _VERSIONS.items():
-    register(
-        DesignSpec(
-            name=_name,
-            mechanism="ticketed-reassembly-racy",
-            summary=_OLD_SUMMARY.format(extra=_extra),
-            wants_mrg_rxbuf=True,
-            wants_guest_tso=True,
-            factory=_old_factory(_traits),
-            big_buffers_without_mrg=_traits.big_buffers_without_mrg,
+def _design(release: Release, mechanism: str, summary: str) -> DesignSpec:
+    def build(parts: DriverParts) -> TicketedReassembly:
+        return TicketedReassembly(
+            parts, refill=release.refill, order=release.store_order(parts.driver.compiler)
         )
-    )
 
-register(
-    DesignSpec(
-        name="nanos-0.1.55",
-        mechanism="ticketed-reassembly-ordered",
-        summary="the fix (PR #2103): header strip inside the critical section, barriers around "
-        "the ticket; otherwise as 0.1.54",
+    return DesignSpec(
+        name=release.name,
+        mechanism=mechanism,
+        summary=summary,
         wants_mrg_rxbuf=True,
         wants_guest_tso=True,
-        factory=lambda **kw: TicketedReassembly(
-            order=FIXED, refill=_VERSIONS["nanos-0.1.54"][1], **kw
-        ),
+        factory=build,
+        big_buffers_without_mrg=release.refill.big_buffers_without_mrg,
     )
-)
+
+
+for _release in RACY_RELEASES:
+    register(
+        _design(
+            _release,
+            "ticketed-reassembly-racy",
+            f"ticketed reassembly across vCPUs with the D1 and D2 hazards; {_release.summary}",
+        )
+    )
+register(_design(NANOS_0_1_55, "ticketed-reassembly-ordered", NANOS_0_1_55.summary))

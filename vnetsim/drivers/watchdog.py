@@ -9,20 +9,27 @@ nothing has been delivered for ``watchdog_stall_ms``. The race itself stays.
 
 from __future__ import annotations
 
-from typing import Any
+import simpy
 
-from vnetsim.drivers import DesignSpec, register
-from vnetsim.drivers.ticketed import _VERSIONS, GCC11_OLD, GCC12_OLD, TicketedReassembly
+from vnetsim.drivers.base import DriverParts
+from vnetsim.drivers.registry import DesignSpec, register
+from vnetsim.drivers.releases import NANOS_0_1_54
+from vnetsim.drivers.ticketed import TicketedReassembly
 
 
 class WatchdogReassembly(TicketedReassembly):
     """Racy reassembly with an implausible-chain check and an RX stall watchdog."""
 
-    def __init__(self, **kw: Any) -> None:
-        super().__init__(chain_limit=kw["driver"].guard_max_buffers, **kw)
+    def __init__(self, parts: DriverParts) -> None:
+        super().__init__(
+            parts,
+            refill=NANOS_0_1_54.refill,
+            order=NANOS_0_1_54.store_order(parts.driver.compiler),
+            chain_limit=parts.driver.guard_max_buffers,
+        )
         self.env.process(self._watch())
 
-    def _watch(self):  # type: ignore[no-untyped-def]
+    def _watch(self) -> simpy.events.ProcessGenerator:
         interval = self.cfg.watchdog_interval_ms * 1e-3
         stall = self.cfg.watchdog_stall_ms * 1e-3
         while not self.halted:
@@ -34,11 +41,6 @@ class WatchdogReassembly(TicketedReassembly):
                     self.reset_chain(now, head, "rx stall watchdog")
 
 
-def _build(**kw: Any) -> WatchdogReassembly:
-    order = GCC12_OLD if kw["driver"].compiler == "gcc12" else GCC11_OLD
-    return WatchdogReassembly(order=order, refill=_VERSIONS["nanos-0.1.54"][1], **kw)
-
-
 register(
     DesignSpec(
         name="watchdog",
@@ -47,6 +49,6 @@ register(
         "the reassembly state",
         wants_mrg_rxbuf=True,
         wants_guest_tso=True,
-        factory=_build,
+        factory=WatchdogReassembly,
     )
 )

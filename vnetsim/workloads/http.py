@@ -22,12 +22,15 @@ from typing import TYPE_CHECKING
 
 import simpy
 
+from vnetsim.clock import call_at
 from vnetsim.frames import HTTP_REQUEST, TCP_ACK, TCP_RST, TCP_SYN, Frame
 from vnetsim.rng import Draws
-from vnetsim.workloads.tcp import TICK_S, Flow, Network, call_at
+from vnetsim.workloads.registry import PeerContext, register_peer
+from vnetsim.workloads.tcp import TICK_S, Flow, Network
 
 if TYPE_CHECKING:
     from vnetsim.config import WorkloadConfig
+    from vnetsim.records import Counters
 
 UP, CONNECTING, DOWN = 0, 1, 2
 SYN_RTO_S = 1.0  # TCP_TIMEOUT_INIT
@@ -79,6 +82,7 @@ class HttpClients:
         net: Network,
         arrivals: Draws,
         sizes: Draws,
+        counters: Counters,
     ) -> None:
         self.env = env
         self.net = net
@@ -94,10 +98,7 @@ class HttpClients:
         self._sizes = sizes
         self.conns = [Connection(self) for _ in range(wl.http_connections)]
         self.inflight: deque[tuple[float, Request]] = deque()  # (deadline, request), FIFO
-        self.sent = 0
-        self.responses = 0
-        self.timeouts = 0
-        self.failed = 0
+        self.c = counters  # http_requests_sent, http_responses, http_timeouts
         if self.rate > 0:
             env.process(self._arrive())
         env.process(self._watch_timeouts())
@@ -112,7 +113,7 @@ class HttpClients:
             conn = conns[min(int(draws.uniform() * n), n - 1)]
             req = Request(conn, env.now, self.body_lo + int(sizes.uniform() * self.body_span))
             if conn.state == DOWN:
-                self.failed += 1
+                self.c.http_timeouts += 1  # refused at once: the connection is down
                 continue
             conn.queue.append(req)
             self.inflight.append((req.t_arrival + self.timeout, req))
@@ -133,7 +134,7 @@ class HttpClients:
             return
         conn.outstanding = batch
         conn.ack_gen += 1  # this write carries the ACK of earlier responses
-        self.sent += len(batch)
+        self.c.http_requests_sent += len(batch)
         conn.flow.write(HTTP_REQUEST, nbytes, batch)
 
     # -- responses (called at the time the response reaches the client) ------------------
@@ -142,7 +143,7 @@ class HttpClients:
         if req.epoch != conn.epoch or req.done:
             return
         req.done = True
-        self.responses += 1
+        self.c.http_responses += 1
         if all(r.done for r in conn.outstanding):
             conn.outstanding = []
             if conn.queue:
@@ -173,7 +174,7 @@ class HttpClients:
                     self.reset(req.conn)  # no answer in time: give up on the connection
                 elif not req.failed:
                     req.failed = True  # never sent (connection busy or not up): it fails
-                    self.timeouts += 1
+                    self.c.http_timeouts += 1
 
     def reset(self, conn: Connection) -> None:
         """Give up on the connection: RST, fail everything, reconnect later."""
@@ -182,7 +183,7 @@ class HttpClients:
         net = self.net
         lost = [r for r in conn.outstanding if not r.done]
         lost += [r for r in conn.queue if not r.failed]
-        self.timeouts += len(lost)
+        self.c.http_timeouts += len(lost)
         conn.outstanding = []
         conn.queue.clear()
         conn.epoch += 1
@@ -195,7 +196,7 @@ class HttpClients:
         for req in conn.queue:
             if not req.failed:
                 req.failed = True
-                self.timeouts += 1
+                self.c.http_timeouts += 1
         conn.queue.clear()
 
     def schedule_reconnect(self, conn: Connection) -> None:
@@ -218,3 +219,16 @@ class HttpClients:
         conn.state = UP
         if conn.queue:
             self._write_batch(conn)
+
+
+@register_peer("http")
+def _build(ctx: PeerContext) -> HttpClients:
+    s = ctx.streams
+    return HttpClients(
+        ctx.env,
+        ctx.cfg.workload,
+        ctx.net,
+        Draws(s["workload.arrivals"]),
+        Draws(s["workload.http"]),
+        ctx.counters,
+    )

@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from vnetsim.clock import call_at
 from vnetsim.frames import REDIS_REPLY
-from vnetsim.workloads.tcp import Flow, Network, call_at
+from vnetsim.rng import Draws
+from vnetsim.workloads.registry import PeerContext, register_peer
+from vnetsim.workloads.tcp import Flow, Network
 
 if TYPE_CHECKING:
     from vnetsim.config import WorkloadConfig
-    from vnetsim.rng import Draws
 
 OK_REPLY_BYTES = 5  # "+OK\r\n"
 
@@ -55,3 +57,8 @@ class RedisServers:
         flows = srv.flows
         flow = flows[min(int(self.draws.uniform() * len(flows)), len(flows) - 1)]
         call_at(self.env, srv.busy_until, flow.write, REDIS_REPLY, OK_REPLY_BYTES, [meta])
+
+
+@register_peer("redis")
+def _build(ctx: PeerContext) -> RedisServers:
+    return RedisServers(ctx.env, ctx.cfg.workload, ctx.net, Draws(ctx.streams["workload.redis"]))

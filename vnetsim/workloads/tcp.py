@@ -25,25 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from vnetsim.clock import call_at
 from vnetsim.frames import ETH_TCP_IP_BYTES, MSS_BYTES, TCP_SYN, Frame
 
 if TYPE_CHECKING:
     from vnetsim.config import HostConfig, WorkloadConfig
-    from vnetsim.hostbackend import HostBackend
+    from vnetsim.host.vhost import HostBackend
 
 TICK_S = 0.010
-
-
-def _fire(ev: simpy.Event) -> None:
-    fn, args = ev._value
-    fn(*args)
-
-
-def call_at(env: simpy.Environment, t: float, fn: Callable[..., Any], *args: Any) -> None:
-    """Run ``fn(*args)`` at simulated time ``t`` (not before now)."""
-    now = env.now
-    ev = simpy.Timeout(env, t - now if t > now else 0.0, (fn, args))
-    ev.callbacks.append(_fire)
 
 
 class Network:

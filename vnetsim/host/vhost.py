@@ -16,18 +16,19 @@ and the TX direction (guest transmissions are modelled as always succeeding).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import simpy
+from vnetsim.clock import Signal, call_at
 
 if TYPE_CHECKING:
+    import simpy
+
     from vnetsim.config import HostConfig
     from vnetsim.frames import Frame
-    from vnetsim.interrupts import Notifier
+    from vnetsim.host.notify import Notifier
     from vnetsim.records import Counters, Trace
     from vnetsim.rng import Draws
-    from vnetsim.rxring import RxRing
+    from vnetsim.virtio.rxring import RxRing
 
 
 class HostBackend:
@@ -45,6 +46,7 @@ class HostBackend:
         *,
         mrg: bool,
         buffer_bytes: int,
+        halt: Signal,
     ) -> None:
         self.env = env
         self.ring = ring
@@ -65,8 +67,11 @@ class HostBackend:
         self.busy = False
         self._done = 0  # frames in the current run (vhost weight)
         self.stopped = False  # the VM is powered off: nothing consumes the tap any more
-        self.on_drop = None  # callback(frame, t) for TCP senders
         self.unpublished: list[tuple[int, Frame, int]] = []  # copied, not yet in the used ring
+        halt.subscribe(self._power_off)
+
+    def _power_off(self, _t: float) -> None:
+        self.stopped = True
 
     def offer(self, frame: Frame) -> None:
         """A frame reaches the tap now."""
@@ -79,21 +84,18 @@ class HostBackend:
         if len(self.tap) >= self.tap_limit:
             c.frames_dropped_tap += 1
             c.frames_dropped += 1
-            if self.on_drop is not None:
-                self.on_drop(frame, self.env.now)
+            flow = frame.flow
+            if flow is not None:  # the sender no longer holds later writes back for it
+                flow.dropped(frame)
             return
         self.tap.append(frame)
         if not self.busy and not self.stopped:
             self.busy = True  # the socket poll wakes the idle worker
-            self._call_at(
-                self.env.now + self.draws.exp() * self.t_wakeup + self.t_frame, self._step
+            call_at(
+                self.env, self.env.now + self.draws.exp() * self.t_wakeup + self.t_frame, self._step
             )
 
-    def _call_at(self, t: float, fn: Callable[[object], None]) -> None:
-        ev = self.env.timeout(t - self.env.now)
-        ev.callbacks.append(fn)
-
-    def _step(self, _ev: object = None) -> None:
+    def _step(self) -> None:
         """The worker has spent one frame's copy time: move the head frame into the ring.
 
         The per-frame cost is charged before the frame is taken, so a frame that finds the
@@ -124,7 +126,7 @@ class HostBackend:
             if nxt is None:
                 ring.post_waiter = self._posted
             else:
-                self._call_at(max(nxt, now) + self.t_kick + self.t_frame, self._step)
+                call_at(env, max(nxt, now) + self.t_kick + self.t_frame, self._step)
             return
         tap.popleft()
         flow = frame.flow
@@ -140,7 +142,7 @@ class HostBackend:
             self._done = 0  # vhost re-queues itself for fairness; nothing else to serve here
             self._publish()
         if tap and not self.stopped:
-            self._call_at(now + self.t_frame, self._step)
+            call_at(env, now + self.t_frame, self._step)
         else:
             self._end_run()
 
@@ -153,7 +155,7 @@ class HostBackend:
     def _posted(self) -> None:
         nxt = self.ring.next_post_time()
         t = self.env.now if nxt is None else max(nxt, self.env.now)
-        self._call_at(t + self.t_kick + self.t_frame, self._step)
+        call_at(self.env, t + self.t_kick + self.t_frame, self._step)
 
     def _publish(self) -> None:
         """Write the used heads copied so far and run the notification check."""

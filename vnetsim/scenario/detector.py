@@ -17,13 +17,16 @@ States and transitions are declared below and every transition goes through ``_e
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import simpy
 
+    from vnetsim.clock import Signal
+    from vnetsim.drivers import RxDriver
     from vnetsim.records import Counters
-    from vnetsim.rxring import RxRing
+    from vnetsim.virtio.rxring import RxRing
 
 
 class State(enum.Enum):
@@ -50,10 +53,14 @@ class OutageDetector:
         horizon_s: float,
         recovery_horizon_s: float,
         ping_interval_s: float,
-        driver: Any,
+        driver: RxDriver,
         ring: RxRing,
         counters: Counters,
+        ticks: Signal,
+        on_blackout: Callable[[float], None] | None = None,
     ) -> None:
+        """The driver must record delivery gaps longer than ``silence_s``
+        (``DriverParts.gap_threshold_s``); ``ticks`` is the observation tick."""
         self.env = env
         self.silence = silence_s
         self.horizon = horizon_s
@@ -67,9 +74,9 @@ class OutageDetector:
         self.end: float | None = None
         self.cause = ""
         self.done = env.event()
-        self.on_blackout: Any = None  # observer hook, e.g. to snapshot the trace
+        self.on_blackout = on_blackout  # e.g. to snapshot the trace
         self._offered_at_tick = 0
-        driver.gap_threshold = silence_s
+        ticks.subscribe(self.tick)
 
     def _enter(self, state: State) -> None:
         if state not in TRANSITIONS[self.state]:
@@ -108,7 +115,7 @@ class OutageDetector:
         d = self.driver
         if d.halted:
             return "deadlock" if "deadlock" in self.c.crash_reason else "crash"
-        if getattr(d, "swallow_head", None) is not None:
+        if d.swallowing:
             return "swallow"
         if self.ring.vq.avail_pending() == 0 and self.ring.pending_count() == 0:
             return "ring_dry"

@@ -15,18 +15,30 @@ later still; dequeue order is kept FIFO by never dequeuing before the previous c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from vnetsim.drivers import RxDriver
     from vnetsim.frames import Frame
-    from vnetsim.vcpu import VCpuSet
+    from vnetsim.guest.vcpu import VCpu, VCpuSet
+
+
+class VnetInput(Protocol):
+    """What the runloop and the interrupt handler need from a driver (``vnetsim.drivers``)."""
+
+    @property
+    def halted(self) -> bool:
+        """The kernel halted: no completion runs any more."""
+        ...
+
+    def process(self, cpu: VCpu, t: float, buf: int, frame: Frame, pos: int) -> float:
+        """Run ``vnet_input`` for one buffer dequeued at ``t``; return when the vCPU is free."""
+        ...
 
 
 class Runloop:
     """Resolves batches of completions across the vCPUs."""
 
-    def __init__(self, vcpus: VCpuSet, driver: RxDriver) -> None:
+    def __init__(self, vcpus: VCpuSet, driver: VnetInput) -> None:
         self.vcpus = vcpus
         self.driver = driver
         self.last_dequeue = 0.0

@@ -4,7 +4,8 @@ For each HTTP request delivered by the driver the server spends ``app_us``, send
 each of the ``redis_servers`` servers, and answers once all replies are in (another ``app_us``).
 Its responses, MSETs and ping replies leave on the TX path, which the bug leaves intact, and
 reach the host half a LAN round trip later. This is the ``Stack`` the drivers deliver to; it
-also acknowledges delivered segments to their host senders.
+also acknowledges delivered segments to their host senders. The host peers it answers are
+written contracts below (``vnetsim.workloads`` implements them), so the guest never imports them.
 
 Leaves out: the application's CPU on the vCPUs (its effect on the race enters through the
 runloop pass rate), lwIP's socket buffers and the guest's own TCP retransmissions.
@@ -12,18 +13,58 @@ runloop pass rate), lwIP's socket buffers and the guest's own TCP retransmission
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import simpy
-
+from vnetsim.clock import call_at
 from vnetsim.frames import HTTP_REQUEST, ICMP_ECHO, REDIS_REPLY, TCP_SYN, Frame
-from vnetsim.workloads.tcp import Network, call_at
 
 if TYPE_CHECKING:
+    import simpy
+
+    from vnetsim.clock import Signal
     from vnetsim.config import GuestConfig
-    from vnetsim.workloads.http import HttpClients, Request
-    from vnetsim.workloads.probes import PingProber
-    from vnetsim.workloads.redis import RedisServers
+
+
+class ServedRequest(Protocol):
+    """An HTTP request as the server tracks it (``workloads.http.Request``)."""
+
+    replies_left: int  # Redis replies still awaited; -1 once answered
+    done: bool  # the client has its response
+
+
+class Acks(Protocol):
+    """The host's TCP senders: a delivered segment is acknowledged (``workloads.tcp.Network``)."""
+
+    half_rtt: float
+
+    def acked(self, frame: Frame) -> None: ...
+
+
+@runtime_checkable
+class HttpPeer(Protocol):
+    """The HTTP clients: handshakes complete and responses arrive (``workloads.http``)."""
+
+    def connected(self, conn: Any, epoch: int) -> None: ...
+
+    def response(self, req: Any) -> None: ...
+
+
+@runtime_checkable
+class StorePeer(Protocol):
+    """The Redis servers the application writes every request to (``workloads.redis``)."""
+
+    @property
+    def servers(self) -> Sequence[object]: ...
+
+    def mset(self, t_arrive: float, server: int, meta: Any) -> None: ...
+
+
+@runtime_checkable
+class EchoPeer(Protocol):
+    """The ping prober: an echo reply reaches it at ``t`` (``workloads.probes``)."""
+
+    def answered(self, seq: int, t: float) -> None: ...
 
 
 class GuestApp:
@@ -33,10 +74,11 @@ class GuestApp:
         self,
         env: simpy.Environment,
         guest: GuestConfig,
-        net: Network,
-        clients: HttpClients,
-        redis: RedisServers,
-        prober: PingProber,
+        net: Acks,
+        clients: HttpPeer,
+        redis: StorePeer,
+        prober: EchoPeer,
+        halt: Signal,
     ) -> None:
         self.env = env
         self.net = net
@@ -48,6 +90,10 @@ class GuestApp:
         self.n_redis = len(redis.servers)
         self.requests_served = 0
         self.halted = False  # the VM powered off: nothing is processed or sent
+        halt.subscribe(self._power_off)
+
+    def _power_off(self, _t: float) -> None:
+        self.halted = True
 
     def deliver(self, t: float, frame: Frame) -> None:
         """lwIP has the packet at ``t`` (possibly ahead of the clock)."""
@@ -69,7 +115,7 @@ class GuestApp:
             epoch, conn = frame.meta
             call_at(self.env, t + 2 * self.half_rtt, self.clients.connected, conn, epoch)
 
-    def _request(self, t: float, req: Request) -> None:
+    def _request(self, t: float, req: ServedRequest) -> None:
         if req.replies_left != 0 or req.done:
             return  # a retransmitted copy of a request already being served or answered
         self.requests_served += 1
@@ -81,6 +127,6 @@ class GuestApp:
         for s in range(self.n_redis):
             self.redis.mset(t_send, s, req)
 
-    def _respond(self, t: float, req: Request) -> None:
+    def _respond(self, t: float, req: ServedRequest) -> None:
         req.replies_left = -1  # answered
         call_at(self.env, t + self.t_app + self.half_rtt, self.clients.response, req)

@@ -53,7 +53,7 @@ def analyze_dir(
     out: str | Path, *, times_s: tuple[float, ...] = (60, 300, 900)
 ) -> dict[str, pd.DataFrame]:
     """Survival tables of a sweep, written to ``DIR/analysis``."""
-    from vnetsim import survival
+    from vnetsim.analysis import survival
 
     runs, manifest = load_runs(out)
     if runs.empty:
@@ -96,7 +96,8 @@ def figures_dir(out: str | Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from vnetsim import __version__, figures
+    from vnetsim.analysis import figures
+    from vnetsim.version import __version__
 
     out = Path(out)
     runs, manifest = load_runs(out)
@@ -161,6 +162,6 @@ def figures_dir(out: str | Path) -> list[Path]:
 
 
 def _p_column(summary: pd.DataFrame, horizon: float) -> str:
-    from vnetsim.survival import _tag
+    from vnetsim.analysis.survival import _tag
 
     return _tag(horizon)

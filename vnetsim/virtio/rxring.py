@@ -16,20 +16,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import simpy
-
-    from vnetsim.bufpool import BufferPool
     from vnetsim.frames import Frame
-    from vnetsim.virtqueue import SplitVirtqueue
+    from vnetsim.virtio.virtqueue import SplitVirtqueue
 
 
 class RxRing:
     """Pending posts, used-buffer metadata and D1 corruption marks of one RX queue."""
 
-    def __init__(self, env: simpy.Environment, vq: SplitVirtqueue, pool: BufferPool) -> None:
-        self.env = env
+    def __init__(self, vq: SplitVirtqueue) -> None:
         self.vq = vq
-        self.pool = pool
         self._pending: list[tuple[float, int, int]] = []  # (time, seq, buffer id)
         self._seq = 0
         self.used_meta: deque[tuple[Frame, int]] = deque()  # parallel to the used ring

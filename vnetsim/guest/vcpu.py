@@ -9,7 +9,7 @@ Models
     * **Runloop passes.** A vCPU that is not draining the completion queue runs application code
       and passes through its runloop at syscalls, timers and IPIs. Passes form a Poisson process
       per vCPU with rate ``runloop_passes_per_s + syscalls_per_request * app_rate / smp``, where
-      ``app_rate`` is the server's recent request rate, so the concurrency that makes the race
+      ``app_rate`` is the server's request rate over the last observation tick, so the concurrency that makes the race
       possible grows with load and vCPU count.
 
 Abstractions
@@ -26,13 +26,21 @@ Leaves out
 from __future__ import annotations
 
 import heapq
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from vnetsim.rng import Draws
 
 if TYPE_CHECKING:
+    from vnetsim.clock import Signal
     from vnetsim.config import GuestConfig, HostConfig
     from vnetsim.rng import Streams
+
+
+class ServedRequests(Protocol):
+    """The guest application's count of requests served (``vnetsim.guest.server``)."""
+
+    @property
+    def requests_served(self) -> int: ...
 
 
 class Preemption:
@@ -109,7 +117,19 @@ class VCpuSet:
     form the pool of pending runloop passes (see module docstring).
     """
 
-    def __init__(self, guest: GuestConfig, host: HostConfig, streams: Streams) -> None:
+    def __init__(
+        self,
+        guest: GuestConfig,
+        host: HostConfig,
+        streams: Streams,
+        *,
+        load: ServedRequests | None = None,
+        ticks: Signal | None = None,
+        tick_interval_s: float = 1.0,
+        initial_rate: float = 0.0,
+    ) -> None:
+        """``load`` is sampled at every observation tick of ``ticks`` (one per ping interval);
+        until the first, the server is taken to run at ``initial_rate`` requests/s."""
         self.cpus = [
             VCpu(i, Preemption(host, Draws(streams.per_vcpu("host.preempt", i))))
             for i in range(guest.smp)
@@ -117,13 +137,24 @@ class VCpuSet:
         self._pass_draws = Draws(streams["guest.runloop"])
         self._bg_rate = guest.runloop_passes_per_s
         self._per_request = guest.syscalls_per_request / guest.smp
-        self.app_rate = 0.0  # HTTP requests/s served recently; set by the server model
+        self.app_rate = initial_rate  # HTTP requests/s served over the last tick
+        self._load = load
+        self._served_at_tick = 0
+        self._tick_interval = tick_interval_s
+        if load is not None and ticks is not None:
+            ticks.subscribe(self._sample_load)
         self.heap: list[tuple[float, int]] = []  # (time it looks at the queue, cpu index)
         self.pool: list[int] = list(range(guest.smp))
         self._pool_next = -1.0  # next pass among the pool, valid if >= _pool_ref
         self._pool_who = -1
         self._pool_ref = 0.0  # no pool pass happened in [*, _pool_ref)
         self.passes = 0
+
+    def _sample_load(self, _now: float, _ping_ok: bool) -> None:
+        assert self._load is not None
+        served = self._load.requests_served
+        self.app_rate = (served - self._served_at_tick) / self._tick_interval
+        self._served_at_tick = served
 
     def _rate(self) -> float:
         return self._bg_rate + self._per_request * self.app_rate

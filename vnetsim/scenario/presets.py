@@ -3,7 +3,7 @@
 ``nanos-2099`` is the incident of nanovms/nanos#2099 as reported: Proxmox 7 (KVM, bridged
 virtio NIC with vhost-net), a q35 VM with 8 cores and 4 GiB, a Go HTTP service receiving JSON
 POSTs under 1 KiB and writing each to several Redis servers on the host, the old driver. The
-defaults in ``config.py`` already describe it; calibrated values are documented in
+defaults in ``vnetsim.config`` already describe it; calibrated values are documented in
 ``docs/calibration.md``.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vnetsim.config import ConfigError, ScenarioConfig, _suggest
+from vnetsim.config import ConfigError, ScenarioConfig, suggest
 
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "nanos-2099": (
@@ -37,7 +37,7 @@ def preset(name: str) -> ScenarioConfig:
     """The named scenario (``ConfigError`` naming the allowed names otherwise)."""
     if name not in PRESETS:
         raise ConfigError(
-            f"scenario: unknown preset {name!r}{_suggest(name, list(PRESETS))}; "
+            f"scenario: unknown preset {name!r}{suggest(name, list(PRESETS))}; "
             f"allowed: {sorted(PRESETS)}"
         )
     d = ScenarioConfig().to_dict()

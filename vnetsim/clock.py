@@ -1,0 +1,51 @@
+"""Scheduling on SimPy's public API: one way to run a callback later, and a callback list.
+
+Use a **process** (a generator) for a component with a life of its own that waits in a loop
+(a load generator, a periodic prober, a watchdog); use ``call_at`` for a single reaction at a
+known time (a reply arriving, a timer firing, the next step of a worker whose timing the model
+computes): it costs one event and no generator frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import simpy
+
+
+def _fire(ev: simpy.Event) -> None:
+    fn, args = ev.value
+    fn(*args)
+
+
+def call_after(env: simpy.Environment, delay: float, fn: Callable[..., Any], *args: Any) -> None:
+    """Run ``fn(*args)`` ``delay`` seconds from now (one SimPy event)."""
+    ev = simpy.Timeout(env, delay, (fn, args))
+    ev.callbacks.append(_fire)  # type: ignore[union-attr]
+
+
+def call_at(env: simpy.Environment, t: float, fn: Callable[..., Any], *args: Any) -> None:
+    """Run ``fn(*args)`` at simulated time ``t`` (now if ``t`` has passed)."""
+    now = env.now
+    call_after(env, t - now if t > now else 0.0, fn, *args)
+
+
+class Signal:
+    """A callback list: parts subscribe when they are built, the owner fires it once or often.
+
+    Used for what several parts must react to without knowing each other (the kernel halting,
+    the observation tick).
+    """
+
+    __slots__ = ("_subscribers",)
+
+    def __init__(self) -> None:
+        self._subscribers: list[Callable[..., None]] = []
+
+    def subscribe(self, fn: Callable[..., None]) -> None:
+        self._subscribers.append(fn)
+
+    def fire(self, *args: Any) -> None:
+        for fn in self._subscribers:
+            fn(*args)
