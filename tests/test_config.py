@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vnetsim.config import ConfigError, ScenarioConfig
-from vnetsim.scenario.presets import PRESETS, preset
+from vnetsim.scenario import PRESETS, check, load_scenario, preset
 
 
 def test_every_preset_builds_and_differs_from_the_defaults_only_where_stated() -> None:
@@ -36,7 +36,15 @@ def test_every_preset_builds_and_differs_from_the_defaults_only_where_stated() -
 )
 def test_bad_overrides_are_rejected_with_the_field_and_range(assignment: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        preset("nanos-2099").with_overrides([assignment])
+        check(preset("nanos-2099").with_overrides([assignment]))
+
+
+def test_the_schema_alone_knows_no_designs_and_simulate_checks_the_name() -> None:
+    from vnetsim import simulate
+
+    cfg = ScenarioConfig().with_overrides(['driver.design="nanos-0.1.99"'])  # schema: a string
+    with pytest.raises(ConfigError, match=r"driver\.design: unknown design 'nanos-0\.1\.99'"):
+        simulate(cfg, seed=1)
 
 
 def test_overrides_parse_toml_literals_and_keep_everything_else() -> None:
@@ -52,7 +60,7 @@ def test_overrides_parse_toml_literals_and_keep_everything_else() -> None:
 def test_toml_file_with_a_base_preset(tmp_path) -> None:
     path = tmp_path / "s.toml"
     path.write_text('base = "nanos-2099"\nname = "mine"\n[guest]\nsmp = 4\n')
-    cfg = ScenarioConfig.from_toml(path)
+    cfg = load_scenario(path)
     assert cfg.name == "mine"
     assert cfg.guest.smp == 4
     assert cfg.host == preset("nanos-2099").host
@@ -62,13 +70,13 @@ def test_toml_unknown_section_and_field_name_the_file(tmp_path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text("[gust]\nsmp = 4\n")
     with pytest.raises(ConfigError, match=r"bad\.toml: unknown section 'gust' \(did you mean"):
-        ScenarioConfig.from_toml(path)
+        load_scenario(path)
     path.write_text("[guest]\nsmpp = 4\n")
     with pytest.raises(ConfigError, match=r"unknown field guest\.smpp \(did you mean 'smp'"):
-        ScenarioConfig.from_toml(path)
+        load_scenario(path)
     path.write_text("[guest\n")
     with pytest.raises(ConfigError, match=r"bad\.toml"):
-        ScenarioConfig.from_toml(path)
+        load_scenario(path)
 
 
 def test_unknown_preset_suggests_the_closest_name() -> None:

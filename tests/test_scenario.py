@@ -45,7 +45,7 @@ def test_conservation_holds_mid_run_and_a_broken_count_is_caught() -> None:
     for t in (0.1, 0.5, 1.0):
         m.env.run(until=t)
         counts = check_invariants(m)
-        assert counts["in_ring"] <= m.cfg.virtqueue.ring_size
+        assert counts.in_ring <= m.cfg.virtqueue.ring_size
     m.driver.held += 1  # a buffer the driver does not really hold
     with pytest.raises(ModelError, match="buffer conservation"):
         check_invariants(m)

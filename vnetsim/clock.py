@@ -15,14 +15,15 @@ import simpy
 
 
 def _fire(ev: simpy.Event) -> None:
-    fn, args = ev.value
-    fn(*args)
+    pair: tuple[Callable[..., Any], tuple[Any, ...]] = ev.value  # type: ignore[assignment]
+    pair[0](*pair[1])
 
 
 def call_after(env: simpy.Environment, delay: float, fn: Callable[..., Any], *args: Any) -> None:
     """Run ``fn(*args)`` ``delay`` seconds from now (one SimPy event)."""
     ev = simpy.Timeout(env, delay, (fn, args))
-    ev.callbacks.append(_fire)  # type: ignore[union-attr]
+    callbacks: list[Callable[[simpy.Event], None]] = ev.callbacks
+    callbacks.append(_fire)  # a new event: its callbacks are a list, not None
 
 
 def call_at(env: simpy.Environment, t: float, fn: Callable[..., Any], *args: Any) -> None:

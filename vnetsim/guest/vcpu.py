@@ -9,8 +9,8 @@ Models
     * **Runloop passes.** A vCPU that is not draining the completion queue runs application code
       and passes through its runloop at syscalls, timers and IPIs. Passes form a Poisson process
       per vCPU with rate ``runloop_passes_per_s + syscalls_per_request * app_rate / smp``, where
-      ``app_rate`` is the server's request rate over the last observation tick, so the concurrency that makes the race
-      possible grows with load and vCPU count.
+      ``app_rate`` is the server's request rate over the last observation tick, so the
+      concurrency that makes the race possible grows with load and vCPU count.
 
 Abstractions
     The vCPUs that are out of their runloop form a *pool* whose superposed passes are drawn lazily

@@ -25,7 +25,7 @@ class Notifier:
     """vhost's ``vhost_notify`` with optional NOTF_COAL, firing one ``irqfd``."""
 
     def __init__(
-        self, env: simpy.Environment, host: HostConfig, vq: SplitVirtqueue, irqfd: Signal
+        self, env: simpy.Environment, host: HostConfig, vq: SplitVirtqueue[int], irqfd: Signal
     ) -> None:
         self.env = env
         self.vq = vq

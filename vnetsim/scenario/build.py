@@ -18,7 +18,7 @@ server's request rate, then the detector looks).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -55,7 +55,7 @@ class Model:
     env: simpy.Environment
     counters: Counters
     trace: Trace
-    vq: SplitVirtqueue
+    vq: SplitVirtqueue[int]
     pool: BufferPool
     ring: RxRing
     notifier: Notifier
@@ -74,10 +74,9 @@ class Model:
     tso: bool
 
 
-T = TypeVar("T")
-
-
-def _peer(peers: dict[str, object], name: str, contract: type[T]) -> T:
+def _peer(peers: dict[str, object], name: str, contract: type) -> Any:
+    """The registered peer ``name``, checked against the runtime-checkable ``contract``
+    (mypy cannot take a Protocol as ``type[T]``; GuestApp's parameters carry the static type)."""
     peer = peers.get(name)
     if not isinstance(peer, contract):
         raise TypeError(f"the guest application needs a {name!r} peer ({contract.__name__})")
@@ -101,7 +100,9 @@ def build(cfg: ScenarioConfig, seed: int | np.random.SeedSequence) -> Model:
         buffer_bytes = BIG_BUFFER_BYTES
 
     # The device side.
-    vq = SplitVirtqueue(cfg.virtqueue.ring_size, event_idx=cfg.virtqueue.event_idx)
+    vq: SplitVirtqueue[int] = SplitVirtqueue(
+        cfg.virtqueue.ring_size, event_idx=cfg.virtqueue.event_idx
+    )
     pool = BufferPool(cfg.bufpool.memory_mib, buffer_bytes)
     ring = RxRing(vq)
     notifier = Notifier(env, cfg.host, vq, irqfd)

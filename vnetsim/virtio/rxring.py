@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class RxRing:
     """Pending posts, used-buffer metadata and D1 corruption marks of one RX queue."""
 
-    def __init__(self, vq: SplitVirtqueue) -> None:
+    def __init__(self, vq: SplitVirtqueue[int]) -> None:
         self.vq = vq
         self._pending: list[tuple[float, int, int]] = []  # (time, seq, buffer id)
         self._seq = 0

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Hashable
+from typing import Generic, TypeVar
 
 __all__ = [
     "MAX_QUEUE_SIZE",
@@ -78,6 +79,9 @@ def vring_need_event(event_idx: int, new_idx: int, old_idx: int) -> bool:
     return ((new_idx - event_idx - 1) & _MASK) < ((new_idx - old_idx) & _MASK)
 
 
+BufId = TypeVar("BufId", bound=Hashable)  # the model uses int buffer ids
+
+
 class VirtqueueError(RuntimeError):
     """A side broke the virtqueue protocol.
 
@@ -87,7 +91,7 @@ class VirtqueueError(RuntimeError):
     """
 
 
-class SplitVirtqueue:
+class SplitVirtqueue(Generic[BufId]):
     """One split virtqueue shared by a driver and an in-order device.
 
     Parameters
@@ -184,13 +188,13 @@ class SplitVirtqueue:
         self.avail_flags_no_interrupt: bool = False
         self.used_flags_no_notify: bool = False
         self.num_free: int = size
-        self.avail_ring: deque[Hashable] = deque()
-        self.used_ring: deque[tuple[Hashable, int]] = deque()
+        self.avail_ring: deque[BufId] = deque()
+        self.used_ring: deque[tuple[BufId, int]] = deque()
         # Ids posted and not yet returned by get_used (avail ring, device, used ring): catches a
         # driver that reposts a buffer it still has in flight.
-        self._outstanding: set[Hashable] = set()
+        self._outstanding: set[BufId] = set()
         # Ids the device has taken but not yet published as used (e.g. mid-copy).
-        self._taken: set[Hashable] = set()
+        self._taken: set[BufId] = set()
 
     def __repr__(self) -> str:
         mode = "event_idx" if self.event_idx else "flags"
@@ -202,7 +206,7 @@ class SplitVirtqueue:
 
     # ------------------------------------------------------------------ driver side
 
-    def add_buf(self, buf_id: Hashable) -> None:
+    def add_buf(self, buf_id: BufId) -> None:
         """Post one single-descriptor buffer and publish it in the avail ring.
 
         Parameters
@@ -242,7 +246,7 @@ class SplitVirtqueue:
             return vring_need_event(self.avail_event, self.avail_idx, old_avail_idx)
         return not self.used_flags_no_notify
 
-    def get_used(self) -> tuple[Hashable, int] | None:
+    def get_used(self) -> tuple[BufId, int] | None:
         """Consume the oldest used entry and free its descriptor.
 
         Returns
@@ -300,7 +304,7 @@ class SplitVirtqueue:
         """Return the number of avail entries the device has not taken (u16 difference)."""
         return (self.avail_idx - self.last_avail_idx) & _MASK
 
-    def pop_avail(self) -> Hashable:
+    def pop_avail(self) -> BufId:
         """Take the oldest buffer from the avail ring.
 
         Returns
@@ -320,7 +324,7 @@ class SplitVirtqueue:
         self.last_avail_idx = (self.last_avail_idx + 1) & _MASK
         return buf_id
 
-    def push_used(self, buf_id: Hashable, length: int) -> None:
+    def push_used(self, buf_id: BufId, length: int) -> None:
         """Publish a held buffer in the used ring.
 
         Parameters
