@@ -29,7 +29,9 @@ def call_after(env: simpy.Environment, delay: float, fn: Callable[..., Any], *ar
 def call_at(env: simpy.Environment, t: float, fn: Callable[..., Any], *args: Any) -> None:
     """Run ``fn(*args)`` at simulated time ``t`` (now if ``t`` has passed)."""
     now = env.now
-    call_after(env, t - now if t > now else 0.0, fn, *args)
+    ev = simpy.Timeout(env, t - now if t > now else 0.0, (fn, args))  # call_after, inlined
+    callbacks: list[Callable[[simpy.Event], None]] = ev.callbacks
+    callbacks.append(_fire)
 
 
 class Signal:
