@@ -34,8 +34,9 @@ import vnetsim.sweep as sweep_mod
 from vnetsim.cli import main
 from vnetsim.config import ConfigError, ScenarioConfig
 from vnetsim.drivers import ALIASES, DESIGNS, resolve_design
-from vnetsim.scenario.presets import PRESETS, preset
+from vnetsim.scenario import PRESETS, check, load_scenario, preset, scenario_from_dict
 from vnetsim.sweep import AXIS_ALIASES, SweepSpec
+from vnetsim.sweep.spec import TOP_KEYS
 
 SECTIONS: dict[str, type] = dict(ScenarioConfig.SECTIONS)
 FIELDS: dict[str, dataclasses.Field[Any]] = {
@@ -357,7 +358,7 @@ def check_accepted_as_written(cfg: ScenarioConfig, d: dict[str, Any]) -> None:
 def test_scenario_dict_is_taken_as_written_or_refused_naming_the_field(muts) -> None:
     d = ScenarioConfig().to_dict()
     labels = apply_mutations(d, muts)
-    cfg, msg = _attempt(lambda: ScenarioConfig.from_dict(d))
+    cfg, msg = _attempt(lambda: scenario_from_dict(d))
     if msg is not None:
         assert labels, f"valid dict refused: {msg}"
         assert _names_one_of(msg, labels), (msg, labels)
@@ -371,7 +372,7 @@ def test_every_field_alone_takes_good_values_and_refuses_bad_ones(path, data) ->
     value = data.draw(values_for(path))
     sec, key = path.split(".")
     d = {sec: {key: value}}
-    cfg, msg = _attempt(lambda: ScenarioConfig.from_dict(d))
+    cfg, msg = _attempt(lambda: scenario_from_dict(d))
     if msg is not None:
         assert path in msg or PARTNERS.get(path, path) in msg, msg
         return
@@ -389,7 +390,7 @@ _PAD = st.sampled_from(["", " ", "  "])
 def test_set_typed_literal_is_taken_as_written_or_refused_naming_the_path(path, data, pads) -> None:
     value = data.draw(values_for(path).filter(_toml_ok))
     item = f"{pads[0]}{path}{pads[1]}={pads[2]}{toml_literal(value)}"
-    cfg, msg = _attempt(lambda: ScenarioConfig().with_overrides([item]))
+    cfg, msg = _attempt(lambda: check(ScenarioConfig().with_overrides([item])))
     if msg is not None:
         assert path in msg or PARTNERS.get(path, path) in msg, (item, msg)
         return
@@ -439,7 +440,7 @@ _GARBAGE_ITEM = st.one_of(
 @FAST
 @given(items=st.lists(_GARBAGE_ITEM, min_size=1, max_size=3))
 def test_set_garbage_is_refused_naming_the_path_or_yields_a_valid_config(items) -> None:
-    cfg, msg = _attempt(lambda: ScenarioConfig().with_overrides(items))
+    cfg, msg = _attempt(lambda: check(ScenarioConfig().with_overrides(items)))
     if msg is not None:
         named = [it.partition("=")[0].strip() for it in items]
         named += [PARTNERS[p] for p in named if p in PARTNERS]
@@ -510,7 +511,7 @@ _RANDOM_TEXT = st.one_of(
 @given(content=_RANDOM_TEXT)
 def test_random_scenario_file_is_refused_naming_the_file(files, content) -> None:
     p = files("scenario", content)
-    cfg, msg = _attempt(lambda: ScenarioConfig.from_toml(p))
+    cfg, msg = _attempt(lambda: load_scenario(p))
     if msg is not None:
         assert p.name in msg, msg
         return
@@ -540,7 +541,7 @@ def test_scenario_file_is_taken_as_written_or_refused_naming_file_and_field(
     labels = apply_mutations(d, muts)
     doc = ({"base": base} if base else {}) | d
     p = files("scenario", toml_doc(doc))
-    cfg, msg = _attempt(lambda: ScenarioConfig.from_toml(p))
+    cfg, msg = _attempt(lambda: load_scenario(p))
     if msg is not None:
         assert p.name in msg, msg
         assert labels, msg
@@ -641,7 +642,7 @@ _ANY_TOP = st.builds(
             "axes": st.one_of(_AXES, JUNK_TOML),
         },
     ),
-    st.dictionaries(KEY.filter(lambda k: k not in sweep_mod._TOP_KEYS), JUNK_TOML, max_size=1),
+    st.dictionaries(KEY.filter(lambda k: k not in TOP_KEYS), JUNK_TOML, max_size=1),
 )
 # Valid top-level keys, so that the per-point checks ([set], [axes]) get exercised too.
 _CLEAN_TOP = st.fixed_dictionaries(
@@ -665,11 +666,7 @@ def check_sweep_as_written(spec: SweepSpec, doc: dict[str, Any], root: Path) -> 
     assert spec.replicates >= 1
     assert spec.root_seed >= 0
     base_name = doc.get("base", "nanos-2099")
-    base = (
-        ScenarioConfig.from_toml(root / base_name)
-        if base_name.endswith(".toml")
-        else preset(base_name)
-    )
+    base = load_scenario(root / base_name) if base_name.endswith(".toml") else preset(base_name)
     assert spec.base == base
     horizon = doc.get("horizon_s", base.run.horizon_s)
     assert type(horizon) in (int, float)
@@ -908,14 +905,14 @@ def test_cli_run_valid_short_run_exits_0(capsys) -> None:
     ("build", "needle"),
     [
         (
-            lambda: ScenarioConfig.from_dict({"host": {"mrg_rxbf": False}}),
+            lambda: scenario_from_dict({"host": {"mrg_rxbf": False}}),
             "unknown field host.mrg_rxbf (did you mean 'mrg_rxbuf'?)",
         ),
-        (lambda: ScenarioConfig.from_dict({"hots": {}}), "did you mean 'host'"),
-        (lambda: ScenarioConfig.from_dict({"driver": {"design": "olt"}}), "did you mean 'old'"),
+        (lambda: scenario_from_dict({"hots": {}}), "did you mean 'host'"),
+        (lambda: scenario_from_dict({"driver": {"design": "olt"}}), "did you mean 'old'"),
         (lambda: ScenarioConfig().with_overrides(["guest.smpp=2"]), "did you mean 'guest.smp'"),
         (
-            lambda: ScenarioConfig.from_dict({"workload": {"payload": "txt"}}),
+            lambda: scenario_from_dict({"workload": {"payload": "txt"}}),
             "workload.payload: 'txt' is not one of ['text', 'binary']",
         ),
         (lambda: SweepSpec.from_dict({"replicate": 2}), "did you mean 'replicates'"),
@@ -942,21 +939,21 @@ def test_out_of_range_names_field_value_and_range(path, side) -> None:
         value = math.nextafter(lo, -math.inf) if side == "below" else hi * 2 + 1
     sec, key = path.split(".")
     with pytest.raises(ConfigError) as info:
-        ScenarioConfig.from_dict({sec: {key: value}})
+        scenario_from_dict({sec: {key: value}})
     msg = str(info.value)
     assert path in msg
     assert repr(value) in msg
     assert f"[{lo}, {hi}]" in msg
     with pytest.raises(ConfigError, match=r"\[.*, .*\]"):
-        ScenarioConfig().with_overrides([f"{path}={toml_literal(value)}"])
+        check(ScenarioConfig().with_overrides([f"{path}={toml_literal(value)}"]))
 
 
 @pytest.mark.parametrize(
     ("loader", "content", "needle"),
     [
-        (ScenarioConfig.from_toml, "[guest]\nsmp = 0\n", "guest.smp: 0 is out of range [1, 64]"),
-        (ScenarioConfig.from_toml, "[guest\n", ""),
-        (ScenarioConfig.from_toml, "[gest]\n", "did you mean 'guest'"),
+        (load_scenario, "[guest]\nsmp = 0\n", "guest.smp: 0 is out of range [1, 64]"),
+        (load_scenario, "[guest\n", ""),
+        (load_scenario, "[gest]\n", "did you mean 'guest'"),
         (SweepSpec.from_toml, "replicates = 0\n", "replicates must be an integer >= 1"),
         (SweepSpec.from_toml, "[axes]\nsmp = []\n", "axes.smp must be a non-empty list"),
         (SweepSpec.from_toml, "[axes]\nsmp = [0, 1]\n", "guest.smp: 0 is out of range"),
@@ -975,7 +972,7 @@ def test_file_errors_name_the_file(tmp_path, loader, content, needle) -> None:
 
 
 def test_missing_file_is_a_config_error_naming_it(tmp_path) -> None:
-    for loader in (ScenarioConfig.from_toml, SweepSpec.from_toml):
+    for loader in (load_scenario, SweepSpec.from_toml):
         with pytest.raises(ConfigError, match=r"nope\.toml"):
             loader(tmp_path / "nope.toml")
 
@@ -987,9 +984,9 @@ def test_huge_int_for_a_float_field_is_a_config_error(tmp_path, how) -> None:
     (tmp_path / "s.toml").write_text(f"[host]\nvhost_frame_us = {big}\n")
     (tmp_path / "w.toml").write_text(f"horizon_s = {big}\n")
     build = {
-        "from_dict": lambda: ScenarioConfig.from_dict({"host": {"vhost_frame_us": big}}),
+        "from_dict": lambda: scenario_from_dict({"host": {"vhost_frame_us": big}}),
         "set": lambda: ScenarioConfig().with_overrides([f"host.vhost_frame_us={big}"]),
-        "file": lambda: ScenarioConfig.from_toml(tmp_path / "s.toml"),
+        "file": lambda: load_scenario(tmp_path / "s.toml"),
         "sweep_horizon": lambda: SweepSpec.from_toml(tmp_path / "w.toml"),
     }[how]
     with pytest.raises(ConfigError):
@@ -1009,7 +1006,7 @@ def test_non_utf8_file_is_a_config_error_naming_it(tmp_path, no_runs, capsys, ho
     p = tmp_path / "binary.toml"
     p.write_bytes(b"\xff\xfe=1")
     if how in ("scenario", "sweep"):
-        loader = ScenarioConfig.from_toml if how == "scenario" else SweepSpec.from_toml
+        loader = load_scenario if how == "scenario" else SweepSpec.from_toml
         with pytest.raises(ConfigError, match=r"binary\.toml"):
             loader(p)
         return
@@ -1030,15 +1027,15 @@ def test_scenario_file_non_string_base_is_a_config_error(tmp_path, base) -> None
     p = tmp_path / "s.toml"
     p.write_text(f"base = {base}\n")
     with pytest.raises(ConfigError, match=r"s\.toml"):
-        ScenarioConfig.from_toml(p)
+        load_scenario(p)
 
 
 @pytest.mark.parametrize(
     ("loader", "content"),
     [
-        (ScenarioConfig.from_toml, 'base = "nosuch"\n'),
-        (ScenarioConfig.from_toml, "name = 1\n"),
-        (ScenarioConfig.from_toml, 'name = ""\n'),
+        (load_scenario, 'base = "nosuch"\n'),
+        (load_scenario, "name = 1\n"),
+        (load_scenario, 'name = ""\n'),
         (SweepSpec.from_toml, 'base = "nosuch"\n'),
         (SweepSpec.from_toml, 'base = "missing.toml"\n'),
     ],

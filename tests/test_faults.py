@@ -2,7 +2,8 @@
 read-only disk.
 
 Local runs execute in forked processes, so a fault injected here by replacing
-``vnetsim.sweep.run_task`` in this process reaches the children.
+``vnetsim.sweep.runner.run_task`` (the function ``run_sweep`` submits) in this process reaches
+the children.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import vnetsim.sweep as sweep_mod
+import vnetsim.sweep.runner as runner_mod
 from vnetsim.sweep import StorageError, SweepSpec, run_sweep
 
 SPEC = {
@@ -41,7 +42,7 @@ def test_raising_hanging_and_self_killing_runs_become_error_rows(
     clean = run_sweep(spec, tmp_path / "clean", workers=2, progress=False)
     ids = sorted(clean["run_id"])
     victims = {ids[0]: "kill", ids[1]: "hang", ids[2]: "raise"}
-    real = sweep_mod.run_task
+    real = runner_mod.run_task
 
     def faulty(cfg, root_seed, spawn_key, meta):
         fault = victims.get(meta["run_id"])
@@ -53,7 +54,7 @@ def test_raising_hanging_and_self_killing_runs_become_error_rows(
             raise MemoryError("injected")
         return real(cfg, root_seed, spawn_key, meta)
 
-    monkeypatch.setattr(sweep_mod, "run_task", faulty)
+    monkeypatch.setattr(runner_mod, "run_task", faulty)
     t0 = time.monotonic()
     df = run_sweep(spec, tmp_path / "faulty", workers=2, progress=False, run_timeout=10)
     assert time.monotonic() - t0 < 120  # the hang cost its timeout, not 600 s
@@ -64,6 +65,11 @@ def test_raising_hanging_and_self_killing_runs_become_error_rows(
     # a raise inside the simulation is caught by run_task itself; here the replacement
     # raises outside it, so the child dies with a traceback and a non-zero exit code
     assert errors[ids[2]].startswith("WorkerDied")
+    seeds = ["seed_entropy", "spawn_key"]  # error rows carry the task's seed
+    pd.testing.assert_frame_equal(
+        df.set_index("run_id").loc[list(victims), seeds],
+        clean.set_index("run_id").loc[list(victims), seeds],
+    )
     others = df[~df["run_id"].isin(victims)]
     assert (others["error"] == "").all()
     # error rows hold NaN counters, so the integer columns of this table are floats
@@ -71,7 +77,7 @@ def test_raising_hanging_and_self_killing_runs_become_error_rows(
         stable(others), stable(clean[~clean["run_id"].isin(victims)]), check_dtype=False
     )
     # the rerun redoes nothing: error rows are results too
-    monkeypatch.setattr(sweep_mod, "run_task", real)
+    monkeypatch.setattr(runner_mod, "run_task", real)
     again = run_sweep(spec, tmp_path / "faulty", workers=2, progress=False)
     assert len(again) == len(df)
 

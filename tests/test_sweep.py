@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,8 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from vnetsim.config import ConfigError
-from vnetsim.sweep import SweepSpec, SweepStore, run_sweep, run_task
+from vnetsim.config import ConfigError, ScenarioConfig
+from vnetsim.scenario import check
+from vnetsim.sweep import AXIS_ALIASES, SweepSpec, SweepStore, run_sweep, run_task
 
 MINI = """
 name = "mini"
@@ -86,6 +88,81 @@ def test_sweep_file_errors_name_the_file_and_key(tmp_path: Path) -> None:
         SweepSpec.from_toml(bad)
 
 
+def _literal(v: object) -> str:
+    """A value as the sweep used to write it into a ``--set`` string."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    return repr(v)
+
+
+def _string_route(spec: SweepSpec, point: dict) -> ScenarioConfig:
+    """``config_for`` as it was: typed values turned into ``--set`` strings, parsed back."""
+    sets = [f"{k}={_literal(v)}" for k, v in spec.fixed]
+    sets += [f"{AXIS_ALIASES.get(k, k)}={_literal(v)}" for k, v in point.items()]
+    sets.append(f"run.horizon_s={_literal(spec.horizon_s)}")
+    sets.append(f"name={json.dumps(spec.name)}")
+    return check(spec.base.with_overrides(sets), source="--set")
+
+
+def _outcome(build) -> ScenarioConfig | str:
+    try:
+        return build()
+    except ConfigError as err:
+        return f"ConfigError: {err}"
+
+
+TYPED = SweepSpec.from_dict(
+    {
+        "name": "typed",
+        "horizon_s": 7,  # an int for a float field
+        "set": {"host.mrg_rxbuf": False, "workload.payload": "binary", "driver.compiler": "gcc12"},
+        "axes": {"design": ["nanos-0.1.48", "new"], "smp": [1, 16], "load_rps": [2500, 99.5]},
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        *TYPED.points(),
+        {"virtqueue.event_idx": False, "bufpool.memory_mib": 0.5, "run.trace_events": 3},
+        {"design": 'ol"d'},  # quotes and backslashes: refused by the design check
+        {"design": "ol\\d"},
+        {"design": "\\u006fld"},
+        {"workload.payload": 'te"xt\\'},
+        {"guest.smp": 0},  # out of range
+        {"guest.smp": 2.0},  # a float for an int field
+        {"host.mrg_rxbuf": 1},  # an int for a bool field
+        {"workload.load_rps": True},
+        {"smp": "8"},
+        {"guest.smpp": 2},  # unknown field: did you mean
+        {"workload.body_min_bytes": 5000},  # cross-field check names its partner
+    ],
+)
+def test_typed_overrides_give_the_scenario_or_error_of_the_string_route(point: dict) -> None:
+    typed = _outcome(lambda: TYPED.config_for(point))
+    assert typed == _outcome(lambda: _string_route(TYPED, point))
+    if isinstance(typed, str):  # one line naming the field
+        assert len(typed.splitlines()) == 1
+        (key,) = point
+        assert AXIS_ALIASES.get(key, key).split(".")[1] in typed, typed
+    else:
+        for k, v in point.items():
+            sec, name = AXIS_ALIASES.get(k, k).split(".")
+            assert getattr(getattr(typed, sec), name) == v
+
+
+@pytest.mark.parametrize("name", ["plain", 'quo"ted', "back\\slash", "tab\tnl\n", "ünï"])
+def test_with_fields_name_is_the_parsed_string_of_with_overrides(name: str) -> None:
+    base = ScenarioConfig()
+    assert base.with_fields({"name": name}).name == name
+    assert base.with_fields({"name": name}) == base.with_overrides([f"name={json.dumps(name)}"])
+    bad = _outcome(lambda: base.with_fields({"name": ""}))
+    assert bad == _outcome(lambda: base.with_overrides(['name=""']))
+
+
 def test_rows_are_tidy_and_carry_axes_seed_and_every_counter(tmp_path: Path) -> None:
     df = run_sweep(SweepSpec.from_toml(mini(tmp_path)), tmp_path / "out", workers=2, progress=False)
     assert len(df) == 8
@@ -105,6 +182,15 @@ def test_rows_are_tidy_and_carry_axes_seed_and_every_counter(tmp_path: Path) -> 
     ):
         assert col in df.columns
     assert set(df["design_resolved"]) == {"nanos-0.1.54", "nanos-0.1.55"}
+    # the seed columns come from each run's own result, once: no duplicated or "seed" column
+    assert df.columns.is_unique
+    assert "seed" not in df.columns
+    spec = SweepSpec.from_toml(mini(tmp_path))
+    for task in spec.tasks():
+        row = df.set_index("run_id").loc[task.run_id]
+        seq = spec.seed_for(task.point, task.replicate)
+        assert row["seed_entropy"] == seq.entropy == 11
+        assert row["spawn_key"] == ",".join(map(str, seq.spawn_key))
     manifest = SweepStore(tmp_path / "out").read_manifest()
     assert manifest is not None
     assert manifest["sweep_hash"]
@@ -139,6 +225,7 @@ def test_a_failing_run_becomes_a_row_with_its_error() -> None:
     row = run_task({"guest": {"smp": 0}}, 1, (0, 1), {"run_id": "x-r00000"})
     assert row["error"].startswith("ConfigError")
     assert "guest.smp" in row["error"]
+    assert (row["seed_entropy"], row["spawn_key"]) == (1, "0,1")  # from the task: no result
 
 
 def test_kill_9_then_rerun_loses_and_duplicates_nothing(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import dataclasses
 import difflib
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -320,23 +321,44 @@ class ScenarioConfig:
 
     def with_overrides(self, assignments: list[str] | tuple[str, ...]) -> ScenarioConfig:
         """Apply ``section.field=value`` strings; values are parsed as TOML literals."""
-        d = self.to_dict()
+        values: dict[str, Any] = {}
         for item in assignments:
             path, sep, raw = item.partition("=")
             path = path.strip()
             if not sep or not path:
                 raise ConfigError(f"--set {item!r}: expected path.to.field=value")
-            parts = path.split(".")
-            if parts == ["name"]:
-                d["name"] = _parse_literal(raw.strip())
+            _check_path(path, "--set")  # before parsing the value, as the items come
+            values[path] = _parse_literal(raw.strip())  # a repeated path: the last one wins
+        return self.with_fields(values, source="--set")
+
+    def with_fields(self, values: Mapping[str, Any], *, source: str = "--set") -> ScenarioConfig:
+        """Apply typed ``{"section.field": value, "name": value}`` overrides (validated).
+
+        The checks and messages are those of ``with_overrides`` (which parses its strings and
+        delegates here): an unknown path gets a "did you mean", a bad value names the field.
+        """
+        d = self.to_dict()
+        for path, value in values.items():
+            _check_path(path, source)
+            if path == "name":
+                d["name"] = value
                 continue
-            if len(parts) != 2 or parts[0] not in _SECTIONS:
-                raise ConfigError(f"--set {path}: unknown field{suggest(path, _all_paths())}")
-            sec, key = parts
-            if key not in d[sec]:
-                raise ConfigError(f"--set {path}: unknown field{suggest(path, _all_paths())}")
-            d[sec][key] = _parse_literal(raw.strip())
-        return ScenarioConfig.from_dict(d, source="--set")
+            sec, key = path.split(".")
+            d[sec][key] = value
+        return ScenarioConfig.from_dict(d, source=source)
+
+
+def _check_path(path: str, source: str) -> None:
+    """``ConfigError`` unless ``path`` is ``name`` or an existing ``section.field``."""
+    if path == "name":
+        return
+    parts = path.split(".")
+    if (
+        len(parts) != 2
+        or parts[0] not in _SECTIONS
+        or parts[1] not in {f.name for f in fields(_SECTIONS[parts[0]])}
+    ):
+        raise ConfigError(f"{source} {path}: unknown field{suggest(path, _all_paths())}")
 
 
 def _all_paths() -> list[str]:

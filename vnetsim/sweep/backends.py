@@ -1,0 +1,182 @@
+"""Where runs execute: local forked processes (one per run) or a Dask cluster.
+
+A backend takes a top-level function and its arguments (``submit``), says which of the
+submitted runs have finished (``wait_any``), and hands back each run's row (``result()`` of
+what ``submit`` returned). A run that produced no row raises from ``result()``: locally
+``WorkerDied`` (its process ended: segfault, OOM, SIGKILL, an exception outside the task) or
+``RunTimeout``; on Dask whatever the scheduler gave up with. On Dask, a lost worker's runs are
+redone elsewhere by the scheduler.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from vnetsim.sweep.store import Row
+
+TaskFn = Callable[..., Row]
+
+
+class RunFuture(Protocol):
+    """A submitted run."""
+
+    def result(self) -> Row: ...
+
+
+F = TypeVar("F", bound=RunFuture)
+
+
+class Backend(Protocol[F]):
+    """What ``run_sweep`` needs of an executor."""
+
+    slots: int  # runs that can execute at once
+
+    def submit(self, fn: TaskFn, *args: Any) -> F: ...
+
+    def wait_any(self, futures: set[F]) -> set[F]: ...
+
+    def close(self, wait: bool = True) -> None: ...
+
+
+class WorkerDied(RuntimeError):
+    """A local run's process ended without sending a row."""
+
+
+class RunTimeout(RuntimeError):
+    """A local run took longer than the run timeout and was killed."""
+
+
+def _child_main(send: Any, fn: TaskFn, args: tuple[Any, ...]) -> None:
+    import tracemalloc
+
+    if tracemalloc.is_tracing():  # a parent measuring its own memory: not the runs'
+        tracemalloc.stop()
+    send.send(fn(*args))
+    send.close()
+
+
+class ChildRun:
+    """One run in its own forked process: a crash or a hang costs only this run."""
+
+    def __init__(self, ctx: Any, fn: TaskFn, args: tuple[Any, ...], timeout: float | None) -> None:
+        self.recv, send = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_child_main, args=(send, fn, args), daemon=True)
+        self.proc.start()
+        send.close()
+        self.deadline = time.monotonic() + timeout if timeout else math.inf
+        self.timeout = timeout
+        self._row: Row | None = None
+        self._failure: Exception | None = None
+
+    def poll(self, now: float) -> bool:
+        """True once the run is over (a row, a crash or a timeout)."""
+        if self._row is not None or self._failure is not None:
+            return True
+        if self.recv.poll():
+            try:
+                self._row = self.recv.recv()
+            except (EOFError, OSError):
+                self._row = None
+            if self._row is not None:
+                self.proc.join()
+                return True
+        if not self.proc.is_alive():
+            self.proc.join()
+            code = self.proc.exitcode
+            how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            self._failure = WorkerDied(f"the run's process ended ({how}) without a result")
+            return True
+        if now >= self.deadline:
+            self.proc.kill()
+            self.proc.join()
+            self._failure = RunTimeout(f"no result after {self.timeout:g} s")
+            return True
+        return False
+
+    def result(self) -> Row:
+        """The run's row; ``WorkerDied`` or ``RunTimeout`` if it has none."""
+        self.recv.close()
+        if self._failure is not None:
+            raise self._failure
+        assert self._row is not None, "result() before poll() said the run is over"
+        return self._row
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join()
+
+
+class LocalBackend:
+    """Local processes, one per run (forked), at most ``workers`` at a time."""
+
+    def __init__(self, workers: int, run_timeout: float | None = None) -> None:
+        import multiprocessing as mp
+
+        self.ctx = mp.get_context("fork")
+        self.slots = workers
+        self.run_timeout = run_timeout
+        self.running: set[ChildRun] = set()
+
+    def submit(self, fn: TaskFn, *args: Any) -> ChildRun:
+        child = ChildRun(self.ctx, fn, args, self.run_timeout)
+        self.running.add(child)
+        return child
+
+    def wait_any(self, futures: set[ChildRun]) -> set[ChildRun]:
+        from multiprocessing.connection import wait as mp_wait
+
+        while True:
+            now = time.monotonic()
+            done = {f for f in futures if f.poll(now)}
+            if done:
+                self.running -= done
+                return done
+            waits = [f.recv for f in futures] + [f.proc.sentinel for f in futures]
+            nearest = min(f.deadline for f in futures) - now
+            mp_wait(waits, timeout=min(max(nearest, 0.0), 1.0))
+
+    def close(self, wait: bool = True) -> None:
+        for child in list(self.running):
+            if wait and child.deadline == math.inf:
+                child.proc.join()
+            child.kill()
+        self.running.clear()
+
+
+class DaskBackend:
+    """A Dask cluster: its scheduler's address or scheduler file."""
+
+    def __init__(self, scheduler: str | None, scheduler_file: str | None) -> None:
+        from distributed import Client
+
+        self.client = Client(scheduler_file=scheduler_file) if scheduler_file else Client(scheduler)
+        self.slots = max(1, sum(self.client.nthreads().values()))
+
+    def submit(self, fn: TaskFn, *args: Any) -> Any:
+        return self.client.submit(fn, *args, pure=False)
+
+    def wait_any(self, futures: set[Any]) -> set[Any]:
+        from distributed import wait as dwait
+
+        return set(dwait(list(futures), return_when="FIRST_COMPLETED").done)
+
+    def close(self, wait: bool = True) -> None:
+        self.client.close()
+
+
+def open_backend(
+    *,
+    workers: int | None = None,
+    run_timeout: float | None = None,
+    scheduler: str | None = None,
+    scheduler_file: str | None = None,
+) -> Backend[Any]:
+    """Dask if a scheduler is named, else local processes (default: one per core)."""
+    if scheduler or scheduler_file:
+        return DaskBackend(scheduler, scheduler_file)
+    return LocalBackend(workers or os.cpu_count() or 1, run_timeout)

@@ -1,0 +1,254 @@
+"""Running a sweep: one run's row, the early-stop rule, and the loop that feeds a backend.
+
+``run_sweep`` runs what is missing of a ``SweepSpec`` into a ``SweepStore``: rerunning the same
+command runs only what is missing, and a run that raises, crashes or times out is stored with
+its error while the sweep goes on. A full or read-only disk stops the sweep (``StorageError``)
+with every finished run safe on disk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vnetsim.config import ScenarioConfig
+from vnetsim.sweep.backends import open_backend
+from vnetsim.sweep.spec import SweepSpec, Task, point_key_of
+from vnetsim.sweep.store import Row, StorageError, SweepStore, now
+
+TaskArgs = tuple[dict[str, Any], int, tuple[int, ...], dict[str, Any]]
+"""What ``run_task`` takes: the point's scenario as a dict, root seed, spawn key, row meta."""
+
+
+# -- one run (runs in a worker process: a top-level function) ---------------------------
+def run_task(
+    cfg_dict: dict[str, Any], root_seed: int, spawn_key: tuple[int, ...], meta: dict[str, Any]
+) -> Row:
+    """Simulate one (point, replicate); never raises: errors become a row."""
+    from vnetsim.scenario import simulate  # a worker process imports the model only here
+
+    row: Row = dict(meta)
+    try:
+        cfg = ScenarioConfig.from_dict(cfg_dict, source="sweep point")
+        result = simulate(cfg, np.random.SeedSequence(root_seed, spawn_key=spawn_key))
+        d = result.to_dict()
+        row["seed_entropy"] = d.pop("seed")  # the run's own record of its SeedSequence
+        row["spawn_key"] = d.pop("spawn_key")
+        row["design_resolved"] = d.pop("design")
+        row.update(d)
+        row["error"] = ""
+    except Exception as err:  # recorded, never lost: the sweep goes on
+        row.update(_seed_columns(root_seed, spawn_key))
+        row["error"] = f"{type(err).__name__}: {err}"
+        row["traceback"] = traceback.format_exc(limit=8)
+    return row
+
+
+def _seed_columns(root_seed: int, spawn_key: tuple[int, ...]) -> Row:
+    """A run's seed columns when it has no result to take them from."""
+    return {"seed_entropy": root_seed, "spawn_key": ",".join(map(str, spawn_key))}
+
+
+def failed_row(args: TaskArgs, error: str) -> Row:
+    """The row of a run that produced no result (worker killed, timed out, lost)."""
+    _, root_seed, spawn_key, meta = args
+    row: Row = dict(meta)
+    row.update(_seed_columns(root_seed, spawn_key))
+    row["error"] = error
+    return row
+
+
+def task_args(spec: SweepSpec, task: Task) -> TaskArgs:
+    """``run_task``'s arguments for a task (plain data: it may cross to another machine)."""
+    seq = spec.seed_for(task.point, task.replicate)
+    meta = {
+        "run_id": task.run_id,
+        "sweep": spec.name,
+        "replicate": task.replicate,
+        **task.point,
+    }
+    return (spec.config_for(task.point).to_dict(), spec.root_seed, tuple(seq.spawn_key), meta)
+
+
+# -- early stop ------------------------------------------------------------------------
+def stop_point(rows: list[Row], min_events: int | None, target_ci_width: float | None) -> bool:
+    """Early-stop rule on a point's completed replicate prefix.
+
+    Stop once the point has ``min_events`` outages, or once the exact (chi-square) 95 %
+    interval of its constant hazard is at most ``target_ci_width`` times the estimate.
+    """
+    ok = [r for r in rows if not r.get("error")]
+    events = sum(bool(r["event_observed"]) for r in ok)
+    if min_events is not None and events >= min_events:
+        return True
+    if target_ci_width is not None and events > 0:
+        from scipy.stats import chi2
+
+        exposure = sum(float(r["duration_s"]) for r in ok)
+        lo = chi2.ppf(0.025, 2 * events) / (2 * exposure)
+        hi = chi2.ppf(0.975, 2 * events + 2) / (2 * exposure)
+        if (hi - lo) / (events / exposure) <= target_ci_width:
+            return True
+    return False
+
+
+# -- progress --------------------------------------------------------------------------
+@dataclasses.dataclass
+class Progress:
+    """Counts shown on the progress bar."""
+
+    total: int
+    done: int = 0
+    outages: int = 0
+    censored: int = 0
+    errors: int = 0
+
+    def add(self, row: Row) -> None:
+        self.done += 1
+        if row.get("error"):
+            self.errors += 1
+        elif row.get("event_observed"):
+            self.outages += 1
+        else:
+            self.censored += 1
+
+
+def _bar(prog: Progress, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=prog.total, initial=prog.done, unit="run", dynamic_ncols=True, desc="sweep")
+
+
+# -- a sweep ---------------------------------------------------------------------------
+def run_sweep(
+    spec: SweepSpec,
+    out: str | Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    scheduler_file: str | None = None,
+    progress: bool = True,
+    min_events: int | None = None,
+    target_ci_width: float | None = None,
+    wave: int = 4,
+    run_timeout: float | None = None,
+    replace: bool = False,
+    on_row: Callable[[Row], None] | None = None,
+) -> pd.DataFrame:
+    """Run what is missing of ``spec`` into ``out`` and return the consolidated table.
+
+    With ``min_events`` or ``target_ci_width`` set, replicates are added per point in waves of
+    ``wave`` and a point stops once its completed replicates meet the rule; which replicates
+    exist therefore depends only on the results, not on timing or worker count.
+
+    Locally every run has its own process: a run that raises, is killed (segfault, OOM,
+    SIGKILL) or exceeds ``run_timeout`` seconds becomes a row with its error, and the others go
+    on. On Dask, a lost worker's runs are redone elsewhere by the scheduler.
+    """
+    store = SweepStore(out)
+    backend_name = "dask" if (scheduler or scheduler_file) else "local"
+    manifest = store.open_session(spec, backend_name, replace=replace)
+    store.write_manifest(manifest)
+    done = store.done_ids()
+    early = min_events is not None or target_ci_width is not None
+    existing = store.load() if early and done else pd.DataFrame()
+    by_point: dict[str, list[Row]] = {}
+    if not existing.empty:
+        for row in existing.to_dict("records"):
+            by_point.setdefault(point_key_of(str(row["run_id"])), []).append(row)
+
+    backend = open_backend(
+        workers=workers, run_timeout=run_timeout, scheduler=scheduler, scheduler_file=scheduler_file
+    )
+    pending: list[Task] = [] if early else [t for t in spec.tasks() if t.run_id not in done]
+    prog = Progress(total=len(pending) if not early else spec.replicates * len(spec.points()))
+    prog.done = 0 if not early else len(done)
+    bar = _bar(prog, progress)
+
+    point_of = {spec.point_key(p): p for p in spec.points()}
+    next_rep = dict.fromkeys(point_of, 0)
+    in_wave: dict[str, int] = {}
+
+    def refill_waves() -> None:
+        for key, point in point_of.items():
+            if in_wave.get(key):
+                continue
+            rows = sorted(by_point.get(key, []), key=lambda r: r["replicate"])
+            complete = [r for r in rows if r["replicate"] < next_rep[key]]
+            if next_rep[key] and stop_point(complete, min_events, target_ci_width):
+                continue
+            start = next_rep[key]
+            stop = min(spec.replicates, start + wave)
+            if start >= stop:
+                continue
+            next_rep[key] = stop
+            for rep in range(start, stop):
+                rid = spec.run_id(point, rep)
+                if rid in done:
+                    continue
+                pending.append(Task(rid, point, rep))
+                in_wave[key] = in_wave.get(key, 0) + 1
+
+    if early:
+        # replicates already on disk count as finished waves
+        for key in point_of:
+            have = sorted(r["replicate"] for r in by_point.get(key, []))
+            while next_rep[key] < spec.replicates and all(
+                r in have for r in range(next_rep[key], min(spec.replicates, next_rep[key] + wave))
+            ):
+                rows = [r for r in by_point.get(key, []) if r["replicate"] < next_rep[key]]
+                if next_rep[key] and stop_point(rows, min_events, target_ci_width):
+                    break
+                next_rep[key] = min(spec.replicates, next_rep[key] + wave)
+        refill_waves()
+
+    futures: dict[Any, tuple[Task, TaskArgs]] = {}
+    interrupted = False
+    try:
+        while pending or futures:
+            while pending and len(futures) < 2 * backend.slots:
+                task = pending.pop(0)
+                args = task_args(spec, task)
+                futures[backend.submit(run_task, *args)] = (task, args)
+            for fut in backend.wait_any(set(futures)):
+                task, args = futures.pop(fut)
+                try:
+                    row = fut.result()
+                except Exception as err:  # died, timed out, or Dask gave up after lost workers
+                    row = failed_row(args, f"{type(err).__name__}: {err}")
+                store.write_row(row)
+                prog.add(row)
+                if on_row is not None:
+                    on_row(row)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(
+                        outages=prog.outages,
+                        censored=prog.censored,
+                        errors=prog.errors,
+                        refresh=False,
+                    )
+                if early:
+                    key = point_key_of(task.run_id)
+                    by_point.setdefault(key, []).append(row)
+                    in_wave[key] -= 1
+                    if not in_wave[key]:
+                        refill_waves()
+    except (KeyboardInterrupt, StorageError):
+        interrupted = True  # finished runs are on disk; rerun the command to go on
+        raise
+    finally:
+        backend.close(wait=not interrupted)
+        if bar is not None:
+            bar.close()
+    manifest["sessions"][-1]["end"] = now()
+    store.write_manifest(manifest)
+    return store.consolidate()

@@ -1,0 +1,236 @@
+"""What a sweep is: the validated declaration, its points, tasks, seeds and run ids.
+
+A sweep file (TOML) names a base scenario, fixed overrides, axes, replicates, a horizon and a
+root seed::
+
+    name = "nanos-2099-quick"
+    base = "nanos-2099"            # a preset, or a scenario file relative to this file
+    replicates = 4
+    root_seed = 2099
+    horizon_s = 120
+    [set]                          # applied to every point
+    "workload.http_connections" = 32
+    [axes]                         # cartesian product; short names or any section.field
+    design = ["nanos-0.1.48", "old", "new"]
+    smp = [1, 4, 8, 16]
+
+Seeds. Every (point, replicate) gets ``SeedSequence(root_seed, spawn_key=(replicate, k))``
+where ``k`` is a hash of the point's axis values *without the design*: it does not depend on
+worker count, order or on which other points exist, and every design sees the same workload
+randomness at the same replicate (common random numbers, paired comparisons). Raising
+``replicates`` later only adds runs.
+
+A point's scenario is the base with the typed values of ``[set]``, the point, the horizon and
+the name laid on it (``ScenarioConfig.with_fields``), validated like a ``--set`` on the command
+line, and every point is checked when the sweep is loaded, before anything runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from collections.abc import Iterator
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vnetsim.config import ConfigError, ScenarioConfig, suggest
+from vnetsim.scenario import check, load_scenario, preset
+
+AXIS_ALIASES: dict[str, str] = {
+    "smp": "guest.smp",
+    "load_rps": "workload.load_rps",
+    "design": "driver.design",
+}
+TOP_KEYS: tuple[str, ...] = ("name", "base", "replicates", "root_seed", "horizon_s", "set", "axes")
+SCHEMA_VERSION = 1
+# Set by the top-level keys of a sweep file only (a [set] or an axis naming them is refused).
+_RESERVED = {"run.horizon_s": "horizon_s", "name": "name"}
+# How a point's scenario is validated; its errors read like those of ``--set`` on the CLI.
+_SOURCE = "--set"
+
+
+def field_path(axis: str) -> str:
+    """The ``section.field`` an axis or ``[set]`` key names (short aliases resolved)."""
+    return AXIS_ALIASES.get(axis, axis)
+
+
+def point_key_of(run_id: str) -> str:
+    """The point key in a run id (``SweepSpec.run_id`` is ``{point_key}-r{replicate}``)."""
+    return run_id.rsplit("-r", 1)[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One (point, replicate) of a sweep."""
+
+    run_id: str
+    point: dict[str, Any]
+    replicate: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep declaration."""
+
+    name: str
+    base: ScenarioConfig
+    fixed: tuple[tuple[str, Any], ...]
+    axes: tuple[tuple[str, tuple[Any, ...]], ...]
+    replicates: int
+    root_seed: int
+    horizon_s: float
+    text: str = ""
+
+    # -- loading ----------------------------------------------------------------------
+    @classmethod
+    def from_toml(cls, path: str | Path) -> SweepSpec:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raise ConfigError(f"{path}: {err}") from None
+        return cls.from_dict(data, source=str(path), text=text, root=path.parent)
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: dict[str, Any],
+        *,
+        source: str = "sweep",
+        text: str = "",
+        root: Path | None = None,
+    ) -> SweepSpec:
+        for key in data:
+            if key not in TOP_KEYS:
+                raise ConfigError(f"{source}: unknown key {key!r}{suggest(key, list(TOP_KEYS))}")
+        name = data.get("name", Path(source).stem)
+        base_name = data.get("base", "nanos-2099")
+        if not isinstance(base_name, str):
+            raise ConfigError(f"{source}: base must be a preset name or a scenario file")
+        base_file = (root or Path(".")) / base_name
+        try:
+            base = load_scenario(base_file) if base_name.endswith(".toml") else preset(base_name)
+        except ConfigError as err:
+            raise ConfigError(f"{source}: base: {err}") from None
+        replicates = data.get("replicates", 1)
+        if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
+            raise ConfigError(f"{source}: replicates must be an integer >= 1, got {replicates!r}")
+        root_seed = data.get("root_seed", 0)
+        if isinstance(root_seed, bool) or not isinstance(root_seed, int) or root_seed < 0:
+            raise ConfigError(f"{source}: root_seed must be an integer >= 0, got {root_seed!r}")
+        horizon = data.get("horizon_s", base.run.horizon_s)
+        if (
+            isinstance(horizon, bool)
+            or not isinstance(horizon, int | float)
+            or not 0 < horizon <= 1e7
+            or horizon != horizon
+        ):
+            raise ConfigError(f"{source}: horizon_s must be a number in (0, 1e7], got {horizon!r}")
+        if not isinstance(name, str) or not name or '"' in name or "\\" in name:
+            raise ConfigError(
+                f"{source}: name must be a non-empty string without quotes or "
+                f"backslashes, got {name!r}"
+            )
+        fixed = data.get("set", {})
+        axes = data.get("axes", {})
+        if not isinstance(fixed, dict) or not isinstance(axes, dict):
+            raise ConfigError(f"{source}: [set] and [axes] must be tables")
+        seen: dict[str, str] = {}
+        for key in [*fixed, *axes]:
+            path = field_path(key)
+            if path in _RESERVED:
+                raise ConfigError(
+                    f"{source}: {key} cannot be set or swept here; use the "
+                    f"top-level key {_RESERVED[path]!r}"
+                )
+            if path in seen:
+                raise ConfigError(f"{source}: {key} and {seen[path]} name the same field {path}")
+            seen[path] = key
+        for axis, values in axes.items():
+            if not isinstance(values, list) or not values:
+                raise ConfigError(f"{source}: axes.{axis} must be a non-empty list, got {values!r}")
+            if len(set(map(repr, values))) != len(values):
+                raise ConfigError(f"{source}: axes.{axis} has repeated values {values!r}")
+        spec = cls(
+            name=str(name),
+            base=base,
+            fixed=tuple((field_path(k), v) for k, v in fixed.items()),
+            axes=tuple((k, tuple(v)) for k, v in axes.items()),
+            replicates=replicates,
+            root_seed=root_seed,
+            horizon_s=float(horizon),
+            text=text,
+        )
+        for point in spec.points():  # validate every point's scenario before anything runs
+            try:
+                spec.config_for(point)
+            except ConfigError as err:
+                raise ConfigError(f"{source}: point {point}: {err}") from None
+        return spec
+
+    # -- points, seeds, configs ---------------------------------------------------------
+    def points(self) -> list[dict[str, Any]]:
+        names = self.axis_names
+        return [
+            dict(zip(names, combo, strict=True)) for combo in product(*(v for _, v in self.axes))
+        ]
+
+    def overrides_for(self, point: dict[str, Any]) -> dict[str, Any]:
+        """The typed values a point lays on the base: ``[set]``, the point, horizon, name."""
+        values: dict[str, Any] = dict(self.fixed)
+        values.update((field_path(k), v) for k, v in point.items())
+        values["run.horizon_s"] = self.horizon_s
+        values["name"] = self.name
+        return values
+
+    def config_for(self, point: dict[str, Any]) -> ScenarioConfig:
+        """The point's validated scenario (``ConfigError`` naming the field if it has none)."""
+        cfg = self.base.with_fields(self.overrides_for(point), source=_SOURCE)
+        return check(cfg, source=_SOURCE)
+
+    def workload_key(self, point: dict[str, Any]) -> int:
+        """Hash of the point without its design: equal for designs compared at one point."""
+        shared = {k: v for k, v in point.items() if field_path(k) != "driver.design"}
+        blob = json.dumps(shared, sort_keys=True, default=str).encode()
+        return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little")
+
+    def seed_for(self, point: dict[str, Any], replicate: int) -> np.random.SeedSequence:
+        return np.random.SeedSequence(
+            self.root_seed, spawn_key=(replicate, self.workload_key(point))
+        )
+
+    def point_key(self, point: dict[str, Any]) -> str:
+        blob = json.dumps(point, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    def run_id(self, point: dict[str, Any], replicate: int) -> str:
+        return f"{self.point_key(point)}-r{replicate:05d}"
+
+    def identity(self) -> str:
+        """Hash of everything that decides a run's result (not the replicate count)."""
+        d = {
+            "name": self.name,
+            "base": self.base.to_dict(),
+            "fixed": self.fixed,
+            "axes": self.axes,
+            "root_seed": self.root_seed,
+            "horizon_s": self.horizon_s,
+            "schema": SCHEMA_VERSION,
+        }
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
+
+    def tasks(self, replicates: range | None = None) -> Iterator[Task]:
+        reps = replicates if replicates is not None else range(self.replicates)
+        for rep in reps:
+            for point in self.points():
+                yield Task(self.run_id(point, rep), point, rep)
+
+    @property
+    def axis_names(self) -> list[str]:
+        return [a for a, _ in self.axes]

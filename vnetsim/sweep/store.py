@@ -1,0 +1,281 @@
+"""Where a sweep's results live: ``DIR/manifest.json``, ``DIR/runs/*.parquet``, ``runs.parquet``.
+
+The manifest holds the sweep file and its hash, versions, git commit, host, and the start and
+end of every session. Each finished run is one Parquet file under ``DIR/runs/``, written to a
+temporary name and renamed, so a kill at any point loses at most the runs in progress and never
+leaves a partial file under a final name. ``DIR/runs.parquet`` is the consolidated table
+(rebuilt at the end of a sweep, and read together with ``runs/`` by ``load_runs``).
+
+A row is the run's meta (``run_id``, ``sweep``, ``replicate``), its axis values, then
+``seed_entropy`` and ``spawn_key`` (the run's ``SeedSequence``), ``error`` (and ``traceback``),
+``design_resolved`` and every other ``RunResult`` field.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import pandas as pd
+
+from vnetsim.config import ConfigError
+from vnetsim.records import RESULT_FIELDS
+from vnetsim.sweep.spec import SweepSpec
+
+Row: TypeAlias = dict[str, Any]
+"""One run's row: meta, axis values, seed, error, result fields."""
+
+META_COLUMNS: tuple[str, ...] = ("run_id", "sweep", "replicate")
+# ``RunResult.seed`` is stored as ``seed_entropy`` and ``design`` as ``design_resolved``
+# (the point's ``design`` column is the name as the sweep file gave it).
+TAIL_COLUMNS: tuple[str, ...] = (
+    "seed_entropy",
+    "spawn_key",
+    "error",
+    "traceback",
+    "design_resolved",
+    *(f for f in RESULT_FIELDS if f not in ("design", "seed", "spawn_key")),
+)
+
+
+def canonical_columns(cols: list[str]) -> list[str]:
+    """Meta, then axes (as declared), then results: the same order whatever ran first."""
+    meta = [c for c in META_COLUMNS if c in cols]
+    tail = [c for c in TAIL_COLUMNS if c in cols]
+    axes = [c for c in cols if c not in meta and c not in tail]
+    return meta + axes + tail
+
+
+class StorageError(RuntimeError):
+    """The sweep directory cannot be written (disk full, read-only, permissions)."""
+
+
+def _discard(path: Path) -> None:
+    with contextlib.suppress(OSError):  # may itself fail on a read-only filesystem
+        path.unlink(missing_ok=True)
+
+
+class SweepStore:
+    """A sweep's directory: manifest, one Parquet file per run, consolidated table."""
+
+    def __init__(self, out: str | Path) -> None:
+        self.out = Path(out)
+        self.runs_dir = self.out / "runs"
+
+    # -- runs -------------------------------------------------------------------------
+    def done_ids(self) -> set[str]:
+        ids = self._consolidated_ids()
+        if not self.runs_dir.exists():
+            return ids
+        for p in self.runs_dir.glob("*.parquet"):
+            try:
+                if pd.read_parquet(p, columns=["run_id"]).shape[0] == 1:
+                    ids.add(p.stem)
+            except Exception:  # a damaged file: its run is redone
+                _discard(p)
+        return ids
+
+    def _consolidated(self) -> pd.DataFrame:
+        p = self.out / "runs.parquet"
+        return pd.read_parquet(p) if p.exists() else pd.DataFrame()
+
+    def _consolidated_ids(self) -> set[str]:
+        df = self._consolidated()
+        return set(df["run_id"]) if not df.empty else set()
+
+    def write_row(self, row: Row) -> None:
+        final = self.runs_dir / f"{row['run_id']}.parquet"
+        tmp = final.with_suffix(f".tmp{os.getpid()}")
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame([row]).to_parquet(tmp, index=False)
+            os.replace(tmp, final)
+        except OSError as err:
+            _discard(tmp)
+            raise self._storage_error(err) from None
+
+    def _storage_error(self, err: OSError) -> StorageError:
+        n = len(list(self.runs_dir.glob("*.parquet"))) if self.runs_dir.exists() else 0
+        return StorageError(
+            f"cannot write results to {self.out}: {err.strerror or err}; the {n} runs "
+            f"finished so far are safe in {self.runs_dir}; make room (or make it writable) "
+            "and rerun the same command to go on"
+        )
+
+    def load(self) -> pd.DataFrame:
+        """Every finished run: per-run files plus the consolidated table (which lets a
+        committed result directory without ``runs/`` be resumed or extended)."""
+        files = sorted(self.runs_dir.glob("*.parquet")) if self.runs_dir.exists() else []
+        parts = [pd.read_parquet(p) for p in files]
+        old = self._consolidated()
+        if not old.empty:
+            parts.append(old)
+        if not parts:
+            return pd.DataFrame()
+        df = pd.concat(parts, ignore_index=True).drop_duplicates("run_id", keep="first")
+        df = df[canonical_columns(list(df.columns))]
+        return df.sort_values("run_id", kind="stable").reset_index(drop=True)
+
+    def consolidate(self) -> pd.DataFrame:
+        """Rewrite ``runs.parquet`` from everything finished; return that table."""
+        df = self.load()
+        if not df.empty:
+            tmp = self.out / "runs.parquet.tmp"
+            try:
+                df.to_parquet(tmp, index=False)
+                os.replace(tmp, self.out / "runs.parquet")
+            except OSError as err:
+                _discard(tmp)
+                raise self._storage_error(err) from None
+        return df
+
+    # -- manifest ---------------------------------------------------------------------
+    def manifest_path(self) -> Path:
+        return self.out / "manifest.json"
+
+    def read_manifest(self) -> dict[str, Any] | None:
+        p = self.manifest_path()
+        return json.loads(p.read_text()) if p.exists() else None
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        tmp = self.manifest_path().with_suffix(".tmp")
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str))
+            os.replace(tmp, self.manifest_path())
+        except OSError as err:
+            _discard(tmp)
+            raise self._storage_error(err) from None
+
+    def open_session(
+        self, spec: SweepSpec, backend: str, *, replace: bool = False
+    ) -> dict[str, Any]:
+        """The manifest for a new session of ``spec`` here (not yet written).
+
+        ``ConfigError`` if the directory holds a different sweep, unless ``replace``: then
+        the old directory is moved aside (nothing already computed is lost).
+        """
+        old = self.read_manifest()
+        if old is not None and old.get("identity") != spec.identity():
+            if not replace:
+                raise ConfigError(
+                    f"{self.out}: holds a different sweep ({old.get('name')!r}, identity "
+                    f"{str(old.get('identity'))[:12]}); refusing to mix results (use another "
+                    "--out, or --replace to move the old results aside)"
+                )
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            os.replace(self.out, self.out.with_name(f"{self.out.name}.replaced-{stamp}"))
+            old = None
+        m = old or {"name": spec.name, "identity": spec.identity(), "sessions": []}
+        m.update(
+            {
+                "sweep_file": spec.text,
+                "sweep_hash": hashlib.sha256(spec.text.encode()).hexdigest(),
+                "identity": spec.identity(),
+                "axes": spec.axis_names,
+                "replicates": spec.replicates,
+                "root_seed": spec.root_seed,
+                "horizon_s": spec.horizon_s,
+                "versions": _versions(),
+                "git_commit": _git_commit(),
+                "host": socket.gethostname(),
+                "platform": platform.platform(),
+            }
+        )
+        m["sessions"].append({"start": now(), "end": None, "backend": backend})
+        return m
+
+
+def now() -> str:
+    """A manifest timestamp."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _git_commit() -> str:
+    try:
+        here = Path(__file__).resolve().parent
+        return subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in (
+        "vnetsim",
+        "simpy",
+        "numpy",
+        "scipy",
+        "pandas",
+        "pyarrow",
+        "seaborn",
+        "dask",
+        "distributed",
+    ):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = ""
+    return out
+
+
+# -- reading a sweep ---------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class LoadedSweep:
+    """A sweep directory read once: its run table and manifest (what analysis and figures take)."""
+
+    path: Path
+    runs: pd.DataFrame
+    manifest: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("name", self.path.name))
+
+    @property
+    def axes(self) -> list[str]:
+        """The sweep's axes (as declared) that the run table has columns for."""
+        return [a for a in self.manifest.get("axes", []) if a in self.runs.columns]
+
+    @property
+    def horizon_s(self) -> float:
+        return float(self.manifest.get("horizon_s") or 0.0)
+
+    @property
+    def ok_runs(self) -> pd.DataFrame:
+        """Runs that produced a result (no error)."""
+        if "error" not in self.runs:
+            return self.runs
+        return self.runs[self.runs["error"].fillna("") == ""]
+
+
+def load_sweep(out: str | Path) -> LoadedSweep:
+    """Read a sweep directory (``ConfigError`` if it holds no sweep)."""
+    runs, manifest = load_runs(out)
+    return LoadedSweep(Path(out), runs, manifest)
+
+
+def load_runs(out: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The run table and manifest of a sweep directory."""
+    store = SweepStore(out)
+    manifest = store.read_manifest()
+    if manifest is None:
+        raise ConfigError(f"{out}: no manifest.json: not a sweep directory")
+    return store.load(), manifest
