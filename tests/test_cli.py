@@ -147,11 +147,20 @@ def test_sweep_analyze_and_figures_commands(tmp_path, capsys) -> None:
     for name in ("summary", "km", "censor", "logrank"):
         assert (out / "analysis" / f"{name}.csv").exists()
         assert (out / "analysis" / f"{name}.parquet").exists()
+    tables = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in (out / "analysis").iterdir()}
     assert main(["figures", str(out)]) == 0
-    written = capsys.readouterr().out.split()
-    assert any(p.endswith("rmst_vs_smp.pdf") for p in written)
-    assert any(p.endswith("p_outage_heatmap.png") for p in written)
+    captured = capsys.readouterr()
+    written = captured.out.split()
+    names = {Path(p).name for p in written}
+    for stem in ("km_load_rps-2500", "km_load_rps-5000", "rmst_vs_smp", "p_outage_heatmap"):
+        assert {f"{stem}.png", f"{stem}.pdf"} <= names
+    assert {"blackout.png", "blackout.pdf"} <= names
     assert all(Path(p).exists() for p in written)
+    assert captured.err == ""  # every declared figure drawn, none skipped
+    # figures computes its tables in memory: DIR/analysis is left as analyze wrote it
+    assert {
+        p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in (out / "analysis").iterdir()
+    } == tables
 
 
 def test_sweep_bad_input_exits_2(tmp_path, capsys) -> None:

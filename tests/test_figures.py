@@ -1,27 +1,46 @@
 """Publication figures from hand-built tidy tables: panels, artists per group, marks, labels,
-saved files and their embedded provenance, and refusal of incomplete tables."""
+saved files and their embedded provenance, and refusal of incomplete tables; the axes-level
+functions on a given or a new Axes; the declared figures of a sweep (what is drawn, what is
+skipped and why); and ``vnetsim figures`` on a sweep without axes, which leaves
+``DIR/analysis/`` alone."""
 
 from __future__ import annotations
 
 import itertools
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.axes import Axes
 from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
 from PIL import Image
 
 from vnetsim.analysis import figures
 from vnetsim.analysis.figures import (
+    FIGURES,
     OKABE_ITO,
     blackout_figure,
+    blackoutplot,
+    draw_all,
+    heatmapplot,
     km_figure,
+    kmplot,
     outage_probability_heatmap,
     paper_style,
+    recoveryplot,
+    rmstplot,
     save_figure,
     time_to_outage_vs_smp,
 )
+from vnetsim.analysis.figures.blackout import wilson_interval
+from vnetsim.analysis.figures.style import percent_label
+from vnetsim.cli import main
+from vnetsim.sweep import LoadedSweep, SweepSpec, run_sweep
 
 matplotlib.use("Agg")
 
@@ -287,9 +306,7 @@ def test_heatmap_panels_annotations_and_shared_scale() -> None:
             col, row = int(t.get_position()[0]), int(t.get_position()[1])
             got[(SMPS[col], LOADS[::-1][row])] = t.get_text()
         sub = s[s["design"] == d]
-        want = {
-            (r.smp, r.load_rps): figures._percent_label(r.p_outage_900s) for r in sub.itertuples()
-        }
+        want = {(r.smp, r.load_rps): percent_label(r.p_outage_900s) for r in sub.itertuples()}
         assert got == want
     assert [t.get_text() for t in panels[0].get_yticklabels()] == ["8000", "1000"]
     texts = {t.get_text() for ax in panels for t in ax.texts}
@@ -311,7 +328,7 @@ def test_heatmap_panels_annotations_and_shared_scale() -> None:
     ],
 )
 def test_percent_labels_never_round_to_a_false_zero_or_certainty(p: float, text: str) -> None:
-    assert figures._percent_label(p) == text
+    assert percent_label(p) == text
 
 
 def test_heatmap_other_horizon_column_and_bad_probabilities() -> None:
@@ -356,11 +373,11 @@ def test_blackout_figure_without_outages_draws_empty_panels_with_a_note() -> Non
 
 
 def test_wilson_interval() -> None:
-    lo, hi = figures._wilson(5, 10)
+    lo, hi = wilson_interval(5, 10)
     assert lo == pytest.approx(0.2366, abs=1e-4)
     assert hi == pytest.approx(0.7634, abs=1e-4)
-    assert figures._wilson(0, 4)[0] == 0.0
-    assert all(np.isnan(figures._wilson(0, 0)))
+    assert wilson_interval(0, 4)[0] == 0.0
+    assert all(np.isnan(wilson_interval(0, 0)))
 
 
 # ----------------------------------------------------------------------------- errors
@@ -440,3 +457,229 @@ def test_save_figure_refuses_non_string_metadata(tmp_path) -> None:
     with pytest.raises(TypeError, match="str to str"):
         save_figure(fig, tmp_path / "x", metadata={"n_runs": 20})
     assert not (tmp_path / "x.png").exists()
+
+
+# ----------------------------------------------------------------------------- axes-level
+
+
+def artists(ax: Axes) -> int:
+    return len(ax.lines) + len(ax.collections) + len(ax.patches) + len(ax.texts)
+
+
+def one_panel_km() -> tuple[pd.DataFrame, pd.DataFrame]:
+    km, censor = make_km()
+    return km[km["smp"] == 4], censor[censor["smp"] == 4]
+
+
+def one_panel_summary() -> pd.DataFrame:
+    s = make_summary()
+    return s[s["design"] == DESIGNS[1]]
+
+
+# (function, what it must have drawn on its Axes)
+AXES_LEVEL: dict[str, tuple[Callable[..., Axes], Callable[[Axes], bool]]] = {
+    "kmplot": (
+        lambda ax: kmplot(*one_panel_km(), hue="design", ax=ax),
+        lambda ax: len(lines_by_gid(ax, "km")) == len(DESIGNS),
+    ),
+    "rmstplot": (
+        lambda ax: rmstplot(one_panel_summary(), ax=ax),
+        lambda ax: len(lines_by_gid(ax, "rmst_s")) == len(LOADS),
+    ),
+    "heatmapplot": (
+        lambda ax: heatmapplot(one_panel_summary(), ax=ax),
+        lambda ax: len(ax.texts) == len(SMPS) * len(LOADS),
+    ),
+    "blackoutplot": (
+        lambda ax: blackoutplot(make_runs(), ax=ax),
+        lambda ax: (
+            sum(len(c.get_offsets()) for c in ax.collections)
+            == int(make_runs()["event_observed"].sum())
+        ),
+    ),
+    "recoveryplot": (
+        lambda ax: recoveryplot(make_runs(), ax=ax),
+        lambda ax: sum(p.get_gid() == "recovered" for p in ax.patches) == len(DESIGNS) * len(SMPS),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(AXES_LEVEL))
+def test_axes_level_function_draws_on_the_given_axes(name: str) -> None:
+    draw, drawn = AXES_LEVEL[name]
+    fig = Figure()
+    ax, other = fig.subplots(1, 2)
+    assert artists(ax) == 0
+    assert draw(ax) is ax
+    assert drawn(ax)
+    assert ax.get_legend() is not None or name == "heatmapplot"  # a heatmap has a colour bar
+    assert artists(other) == 0  # nothing spilled onto the neighbour
+
+
+@pytest.mark.parametrize("name", list(AXES_LEVEL))
+def test_axes_level_function_makes_a_single_column_figure_without_ax(name: str) -> None:
+    draw, drawn = AXES_LEVEL[name]
+    ax = draw(None)
+    assert isinstance(ax, Axes)
+    assert drawn(ax)
+    fig = ax.get_figure()
+    assert isinstance(fig, Figure)
+    assert fig.get_figwidth() == pytest.approx(figures.SINGLE_COLUMN_IN)
+    # the Axes, plus the colour bar that a heatmap of its own carries
+    assert len(fig.axes) == (2 if name == "heatmapplot" else 1)
+
+
+def test_kmplot_without_hue_draws_one_named_curve() -> None:
+    km, censor = make_km()
+    one = km[(km["smp"] == 4) & (km["design"] == "guarded")].drop(columns=["smp", "design"])
+    cen = censor[(censor["smp"] == 4) & (censor["design"] == "guarded")]
+    ax = kmplot(one, cen.drop(columns=["smp", "design"]), curve_label="my-sweep")
+    (curve,) = lines_by_gid(ax, "km")
+    assert curve.get_label() == "my-sweep"
+    assert to_hex(curve.get_color()) == OKABE_ITO[0].lower()
+    assert len(lines_by_gid(ax, "km-censor")) == 1
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["my-sweep", "censored"]
+
+
+# ----------------------------------------------------------------------------- registry
+
+
+def loaded(axes: list[str], runs: pd.DataFrame | None = None) -> LoadedSweep:
+    manifest = {"name": "t", "axes": axes, "horizon_s": 900.0, "sweep_hash": HASH}
+    return LoadedSweep(Path("in-memory"), make_runs() if runs is None else runs, manifest)
+
+
+def full_tables() -> dict[str, pd.DataFrame]:
+    km, censor = make_km()
+    return {
+        "km": km.assign(load_rps=1000),
+        "censor": censor.assign(load_rps=1000),
+        "summary": make_summary(),
+    }
+
+
+def test_figures_registry_declares_each_figure_and_its_needs() -> None:
+    by_name = {spec.name: spec for spec in FIGURES}
+    assert list(by_name) == ["km", "rmst_vs_smp", "p_outage_heatmap", "blackout"]
+    assert by_name["km"].axes == ()
+    assert by_name["km"].table == "km"
+    assert set(by_name["p_outage_heatmap"].axes) == {"smp", "load_rps", "design"}
+    assert by_name["p_outage_heatmap"].required_columns(loaded([])) == ("p_outage_900s",)
+    short = LoadedSweep(Path("x"), make_runs(), {"axes": [], "horizon_s": 20.0})
+    assert by_name["p_outage_heatmap"].required_columns(short) == ("p_outage_20s",)
+    assert by_name["blackout"].table == "runs"
+    assert by_name["blackout"].needs_hue
+
+
+def test_draw_all_draws_every_figure_of_a_full_sweep() -> None:
+    drawn = draw_all(loaded(["design", "smp", "load_rps"]), full_tables())
+    assert drawn.skipped == {}
+    stems = [stem for stem, _ in drawn.figures]
+    assert stems == ["km_load_rps-1000", "rmst_vs_smp", "p_outage_heatmap", "blackout"]
+    assert all(isinstance(fig, Figure) for _, fig in drawn.figures)
+
+
+@pytest.mark.parametrize(
+    ("skipped", "drop", "needle"),
+    [
+        ("rmst_vs_smp", "rmst_tau_s", "'rmst_tau_s'"),
+        ("rmst_vs_smp", "rmst_s", "'rmst_s'"),
+        ("p_outage_heatmap", "p_outage_900s", "'p_outage_900s'"),
+    ],
+)
+def test_draw_all_skips_a_figure_whose_column_is_missing_and_names_it(
+    skipped: str, drop: str, needle: str
+) -> None:
+    tables = full_tables()
+    tables["summary"] = tables["summary"].drop(columns=drop)
+    drawn = draw_all(loaded(["design", "smp", "load_rps"]), tables)
+    assert list(drawn.skipped) == [skipped]
+    assert needle in drawn.skipped[skipped]
+    assert "summary table has no column" in drawn.skipped[skipped]
+    assert skipped not in [stem for stem, _ in drawn.figures]
+    assert "km_load_rps-1000" in [stem for stem, _ in drawn.figures]  # the others still drawn
+
+
+def test_draw_all_skips_a_column_without_any_value() -> None:
+    tables = full_tables()
+    tables["summary"]["p_outage_900s"] = np.nan
+    drawn = draw_all(loaded(["design", "smp", "load_rps"]), tables)
+    assert list(drawn.skipped) == ["p_outage_heatmap"]
+    assert "'p_outage_900s'" in drawn.skipped["p_outage_heatmap"]
+    assert "holds no value" in drawn.skipped["p_outage_heatmap"]
+
+
+def test_draw_all_without_axes_draws_one_km_curve_and_names_the_missing_axes() -> None:
+    km, censor = make_km()
+    one = km[(km["smp"] == 4) & (km["design"] == "guarded")].drop(columns=["smp", "design"])
+    tables = {"km": one, "censor": censor.iloc[0:0][["time_s", "survival"]]}
+    drawn = draw_all(loaded([]), tables)
+    ((stem, fig),) = drawn.figures
+    assert stem == "km"
+    (ax,) = fig.axes
+    assert [ln.get_label() for ln in lines_by_gid(ax, "km")] == ["t"]  # the sweep's name
+    assert set(drawn.skipped) == {"rmst_vs_smp", "p_outage_heatmap", "blackout"}
+    assert "needs axis 'smp'" in drawn.skipped["blackout"]
+    assert "the sweep's axes: none" in drawn.skipped["rmst_vs_smp"]
+
+
+def test_draw_all_colours_by_design_and_skips_blackout_without_a_colour_axis() -> None:
+    km, censor = make_km()
+    drawn = draw_all(loaded(["smp"]), {"km": km[km["design"] == "guarded"], "censor": censor})
+    stems = [stem for stem, _ in drawn.figures]
+    assert stems == ["km"]
+    fig = drawn.figures[0][1]
+    assert [ax.get_title() for ax in fig.axes] == [f"SMP = {s}" for s in SMPS]
+    assert "needs a colour axis" in drawn.skipped["blackout"]
+
+
+# ----------------------------------------------------------------------------- vnetsim figures
+
+
+@pytest.fixture(scope="module")
+def no_axes_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stored sweep without axes: two short runs of the incident's preset."""
+    out = tmp_path_factory.mktemp("sweeps") / "no-axes"
+    spec = SweepSpec.from_dict(
+        {"name": "no-axes", "base": "nanos-2099", "replicates": 2, "horizon_s": 0.3}
+    )
+    run_sweep(spec, out, progress=False, workers=1)
+    return out
+
+
+def snapshot(directory: Path) -> dict[str, tuple[int, bytes]]:
+    return {
+        str(p.relative_to(directory)): (p.stat().st_mtime_ns, p.read_bytes())
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_figures_command_on_a_sweep_without_axes_writes_its_km_figure(
+    no_axes_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sweep"
+    shutil.copytree(no_axes_sweep, out)
+    assert main(["figures", str(out)]) == 0
+    captured = capsys.readouterr()
+    written = captured.out.split()
+    assert written == [str(out / "figures" / "km.png"), str(out / "figures" / "km.pdf")]
+    with Image.open(out / "figures" / "km.png") as im:
+        assert im.size[0] == round(figures.SINGLE_COLUMN_IN * 300)
+        assert dict(im.text)["sweep"] == "no-axes"
+    assert "skipped figure blackout: needs axis 'smp'" in captured.err
+    assert "Traceback" not in captured.err
+    assert not (out / "analysis").exists()  # figures computes its tables in memory
+
+
+def test_figures_command_leaves_the_analysis_directory_alone(
+    no_axes_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "sweep"
+    shutil.copytree(no_axes_sweep, out)
+    assert main(["analyze", str(out)]) == 0
+    before = snapshot(out / "analysis")
+    assert {"km.csv", "km.parquet", "summary.csv", "censor.parquet"} <= set(before)
+    assert main(["figures", str(out)]) == 0
+    assert snapshot(out / "analysis") == before  # same files, bytes and mtimes
+    assert (out / "figures" / "km.pdf").exists()

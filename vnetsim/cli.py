@@ -137,21 +137,26 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from vnetsim.analysis.report import _by, analyze_dir, format_summary
-    from vnetsim.sweep import load_runs
+    from vnetsim.analysis.report import analyze_dir, format_summary
+    from vnetsim.sweep import load_sweep
 
-    tables = analyze_dir(args.dir)
-    runs, manifest = load_runs(args.dir)
-    print(format_summary(tables, _by(runs, manifest), float(manifest.get("horizon_s") or 900.0)))
-    print(f"\ntables written to {Path(args.dir) / 'analysis'} (CSV and Parquet)")
+    sweep = load_sweep(args.dir)
+    tables = analyze_dir(sweep)
+    print(format_summary(tables, sweep.axes, sweep.horizon_s or 900.0))
+    print(f"\ntables written to {sweep.path / 'analysis'} (CSV and Parquet)")
     return 0
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from vnetsim.analysis.report import figures_dir
+    from vnetsim.analysis.report import draw_figures
+    from vnetsim.sweep import load_sweep
 
-    for path in figures_dir(args.dir):
+    sweep = load_sweep(args.dir)
+    written = draw_figures(sweep, sweep.path / "figures")
+    for path in written.paths:
         print(path)
+    for name, reason in written.skipped.items():
+        print(f"vnetsim: skipped figure {name}: {reason}", file=sys.stderr)
     return 0
 
 

@@ -1,21 +1,27 @@
-"""From a sweep directory to tables and figures (analysis and presentation layer).
+"""From a loaded sweep to tables and figures (analysis and presentation layer).
 
-``analyze_dir`` reads the stored runs, groups them by the sweep's axes and writes the survival
-tables (``vnetsim.survival``) as CSV and Parquet under ``DIR/analysis/``. ``figures_dir`` draws
-the publication figures (``vnetsim.figures``) from those stored results only and writes PNG and
-PDF under ``DIR/figures/``, each carrying the sweep hash and the vnetsim version.
+:func:`analyze` turns a :class:`~vnetsim.sweep.LoadedSweep` into the survival tables
+(:mod:`vnetsim.analysis.survival`) grouped by the sweep's axes, and writes nothing;
+:func:`write_tables` stores them as CSV and Parquet, and :func:`analyze_dir` does both for
+``vnetsim analyze`` (under ``DIR/analysis/``).  :func:`draw_figures` draws the declared
+figures (:mod:`vnetsim.analysis.figures`) from tables computed in memory, so that they follow
+the stored runs, and writes PNG and PDF under ``DIR/figures/`` only, each carrying the sweep
+hash and the vnetsim version; it never touches ``DIR/analysis/``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from vnetsim.analysis import survival
 from vnetsim.config import ConfigError
-from vnetsim.sweep import load_runs
+from vnetsim.sweep import LoadedSweep, load_sweep
+from vnetsim.version import __version__
 
 SUMMARY_COLUMNS = (
     "n_runs",
@@ -31,46 +37,60 @@ SUMMARY_COLUMNS = (
     "recovered_fraction",
     "blackout_median_s",
 )
+DEFAULT_TIMES_S = (60.0, 300.0, 900.0)
 
 
-def _by(runs: pd.DataFrame, manifest: dict[str, Any]) -> list[str]:
-    return [a for a in manifest.get("axes", []) if a in runs.columns]
+def compare_axis(axes: Sequence[str]) -> str:
+    """The axis the log-rank tests compare: ``design`` if swept, else the first axis."""
+    return "design" if "design" in axes or not axes else axes[0]
 
 
-def _write(df: pd.DataFrame, stem: Path) -> None:
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    for suffix, writer in (
-        (".csv", lambda p: df.to_csv(p, index=False)),
-        (".parquet", lambda p: df.to_parquet(p, index=False)),
-    ):
-        final = stem.with_suffix(suffix)
-        tmp = final.with_name(final.name + ".tmp")
-        writer(tmp)
-        os.replace(tmp, final)
+def analyze(
+    sweep: LoadedSweep, *, times_s: Sequence[float] = DEFAULT_TIMES_S
+) -> dict[str, pd.DataFrame]:
+    """Survival tables of a sweep, grouped by its axes (pure: writes nothing).
+
+    P(outage) is reported at ``times_s`` and at the sweep's horizon.  ``ConfigError`` if the
+    sweep has no runs yet.
+    """
+    if sweep.runs.empty:
+        raise ConfigError(f"{sweep.path}: no finished runs to analyse")
+    times = tuple(sorted({*map(float, times_s), sweep.horizon_s} - {0.0}))
+    return survival.analyze(sweep.runs, sweep.axes, compare=compare_axis(sweep.axes), times_s=times)
+
+
+def write_tables(tables: Mapping[str, pd.DataFrame], directory: str | Path) -> list[Path]:
+    """Each table as ``<name>.csv`` and ``<name>.parquet`` in ``directory`` (atomically)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, df in tables.items():
+        for suffix in (".csv", ".parquet"):
+            final = directory / f"{name}{suffix}"
+            tmp = final.with_name(final.name + ".tmp")
+            if suffix == ".csv":
+                df.to_csv(tmp, index=False)
+            else:
+                df.to_parquet(tmp, index=False)
+            os.replace(tmp, final)
+            written.append(final)
+    return written
 
 
 def analyze_dir(
-    out: str | Path, *, times_s: tuple[float, ...] = (60, 300, 900)
+    source: str | Path | LoadedSweep, *, times_s: Sequence[float] = DEFAULT_TIMES_S
 ) -> dict[str, pd.DataFrame]:
-    """Survival tables of a sweep, written to ``DIR/analysis``."""
-    from vnetsim.analysis import survival
-
-    runs, manifest = load_runs(out)
-    if runs.empty:
-        raise ConfigError(f"{out}: no finished runs to analyse")
-    by = _by(runs, manifest)
-    compare = "design" if "design" in by else (by[0] if by else "design")
-    horizon = float(manifest.get("horizon_s") or 0.0)
-    times = tuple(sorted({*times_s, horizon} - {0.0}))  # P(outage within the horizon) too
-    tables = survival.analyze(runs, by, compare=compare, times_s=times)
-    for name, df in tables.items():
-        _write(df, Path(out) / "analysis" / name)
+    """Survival tables of a sweep directory (or loaded sweep), written to ``DIR/analysis``."""
+    sweep = source if isinstance(source, LoadedSweep) else load_sweep(source)
+    tables = analyze(sweep, times_s=times_s)
+    write_tables(tables, sweep.path / "analysis")
     return tables
 
 
 def format_summary(tables: dict[str, pd.DataFrame], by: list[str], horizon_s: float = 900.0) -> str:
+    """The summary table (one row per group) and the log-rank tests, as text."""
     s = tables["summary"]
-    p_col = "p_outage_900s" if horizon_s >= 900 else _p_column(s, horizon_s)
+    p_col = "p_outage_900s" if horizon_s >= 900 else survival.p_outage_column(horizon_s)
     names = [p_col if c == "p_outage_900s" else c for c in SUMMARY_COLUMNS]
     cols = [c for c in (*by, *names) if c in s.columns]
     with pd.option_context(
@@ -83,85 +103,51 @@ def format_summary(tables: dict[str, pd.DataFrame], by: list[str], horizon_s: fl
     ):
         text = s[cols].to_string(index=False)
         if "logrank" in tables and not tables["logrank"].empty:
-            compare = "design" if "design" in by else (by[0] if by else "design")
-            text += f"\n\nlog-rank tests between values of {compare}:\n"
+            text += f"\n\nlog-rank tests between values of {compare_axis(by)}:\n"
             text += tables["logrank"].to_string(index=False)
     return text
 
 
-def figures_dir(out: str | Path) -> list[Path]:
-    """The publication figures of a sweep, from its stored results."""
+@dataclass
+class WrittenFigures:
+    """The files :func:`draw_figures` wrote, and the figures it skipped with the reason."""
+
+    paths: list[Path] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def figure_metadata(sweep: LoadedSweep) -> dict[str, str]:
+    """Provenance embedded in every figure file."""
+    return {
+        "sweep": str(sweep.manifest.get("name")),
+        "sweep_hash": str(sweep.manifest.get("sweep_hash")),
+        "vnetsim_version": __version__,
+        "git_commit": str(sweep.manifest.get("git_commit")),
+    }
+
+
+def draw_figures(sweep: LoadedSweep, out_dir: str | Path) -> WrittenFigures:
+    """Draw every figure the sweep allows (``figures.FIGURES``) and save them in ``out_dir``.
+
+    The survival tables are computed in memory from the sweep's runs; nothing is written
+    but the figure files (PNG and PDF).
+    """
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    matplotlib.use("Agg")  # files only: seaborn imports pyplot, which must not pick a GUI
+    from vnetsim.analysis import figures  # matplotlib and seaborn: only when drawing
 
-    from vnetsim.analysis import figures
-    from vnetsim.version import __version__
-
-    out = Path(out)
-    runs, manifest = load_runs(out)
-    tables = analyze_dir(out)  # recomputed: the figures follow the stored runs
-    by = _by(runs, manifest)
-    meta = {
-        "sweep": str(manifest.get("name")),
-        "sweep_hash": str(manifest.get("sweep_hash")),
-        "vnetsim_version": __version__,
-        "git_commit": str(manifest.get("git_commit")),
-    }
-    hue = "design" if "design" in by else (by[0] if by else None)
-    facet = "smp" if "smp" in by else None
-    paths: list[Path] = []
-    rest = [c for c in by if c not in (hue, facet)]
-    km, censor, summary = tables["km"], tables["censor"], tables["summary"]
-    with figures.paper_style():
-        groups = (
-            [((), km, censor)]
-            if not rest
-            else [
-                (
-                    (k if isinstance(k, tuple) else (k,)),
-                    g,
-                    censor.merge(g[rest].drop_duplicates(), on=rest),
-                )
-                for k, g in km.groupby(rest, sort=True)
-            ]
-        )
-        for key, km_g, cen_g in groups:
-            suffix = "".join(f"_{c}-{v}" for c, v in zip(rest, key, strict=True))
-            fig = figures.km_figure(
-                km_g,
-                cen_g,
-                facet=facet,
-                hue=hue,
-                horizon_s=float(manifest.get("horizon_s", 0)) or None,
-            )
-            paths += figures.save_figure(fig, out / "figures" / f"km{suffix}", metadata=meta)
-            plt.close(fig)
-        if facet == "smp" and "load_rps" in by and hue == "design":
-            fig = figures.time_to_outage_vs_smp(summary, x="smp", hue="load_rps", facet="design")
-            paths += figures.save_figure(fig, out / "figures" / "rmst_vs_smp", metadata=meta)
-            plt.close(fig)
-            # P(outage within 15 min), or within the horizon of a shorter sweep
-            horizon = float(manifest.get("horizon_s") or 0.0)
-            col = "p_outage_900s" if horizon >= 900 else _p_column(summary, horizon)
-            if col in summary and summary[col].notna().any():
-                fig = figures.outage_probability_heatmap(
-                    summary, x="smp", y="load_rps", facet="design", column=col
-                )
-                paths += figures.save_figure(
-                    fig, out / "figures" / "p_outage_heatmap", metadata=meta
-                )
-                plt.close(fig)
-        if facet is not None and hue is not None:
-            ok = runs[runs["error"].fillna("") == ""] if "error" in runs else runs
-            fig = figures.blackout_figure(ok, x=facet, hue=hue)
-            paths += figures.save_figure(fig, out / "figures" / "blackout", metadata=meta)
-            plt.close(fig)
-    return paths
+    drawn = figures.draw_all(sweep, analyze(sweep))
+    meta = figure_metadata(sweep)
+    paths = [
+        path
+        for stem, fig in drawn.figures
+        for path in figures.save_figure(fig, Path(out_dir) / stem, metadata=meta)
+    ]
+    return WrittenFigures(paths, dict(drawn.skipped))
 
 
-def _p_column(summary: pd.DataFrame, horizon: float) -> str:
-    from vnetsim.analysis.survival import _tag
-
-    return _tag(horizon)
+def figures_dir(source: str | Path | LoadedSweep) -> list[Path]:
+    """The figures of a sweep directory (or loaded sweep), written to ``DIR/figures``."""
+    sweep = source if isinstance(source, LoadedSweep) else load_sweep(source)
+    return draw_figures(sweep, sweep.path / "figures").paths

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["analyze", "censor_times", "km_curves", "logrank", "summary"]
+__all__ = ["analyze", "censor_times", "km_curves", "logrank", "p_outage_column", "summary"]
 
 _REQUIRED = ("duration_s", "event_observed")
 _KM_COLUMNS = ["time_s", "survival", "ci_lower", "ci_upper", "at_risk", "events", "censored"]
@@ -239,7 +239,8 @@ def _weibull(t: np.ndarray, e: np.ndarray) -> tuple[float, float]:
     return float(shape), float(scale)
 
 
-def _tag(t: float) -> str:
+def p_outage_column(t: float) -> str:
+    """Name of the summary column holding P(outage within ``t`` seconds)."""
     return f"p_outage_{t:g}s"
 
 
@@ -408,9 +409,9 @@ def summary(
                 p_hi = 1.0 - _step_at(times, lo, x)
             else:
                 p = p_lo = p_hi = nan
-            row[_tag(x)] = p
-            row[f"{_tag(x)}_ci_lower"] = p_lo
-            row[f"{_tag(x)}_ci_upper"] = p_hi
+            row[p_outage_column(x)] = p
+            row[f"{p_outage_column(x)}_ci_lower"] = p_lo
+            row[f"{p_outage_column(x)}_ci_upper"] = p_hi
 
         rate, rate_lo, rate_hi = _exponential_rate_ci(r, exposure, confidence)
         shape, scale = _weibull(t, e)

@@ -1,0 +1,178 @@
+"""Publication figures of a sweep, drawn from its tidy tables (no simulation, no disk reads).
+
+Organised like seaborn: :mod:`.style` (rcParams, palette, labels, number formats) and
+:mod:`.layout` (paper sizes, panel grids, legends), then one module per figure, each with a
+public axes-level function that draws on a given ``ax`` (or on a new one when ``ax=None``)
+and a figure-level function built from it, one panel per facet value, sized for a two-column
+paper (3.35 in single column, 7.0 in double) with 8 pt text and the Okabe–Ito palette.
+Figures are built on :class:`~matplotlib.figure.Figure` directly, never through ``pyplot``:
+there is no global figure state and no interactive backend.  Only :func:`save_figure` writes.
+
+Figures
+-------
+km_figure / kmplot
+    Kaplan–Meier curves with 95 % bands and censoring marks, one curve per hue value.
+time_to_outage_vs_smp / rmstplot
+    RMST (or median) time to outage against SMP on a log time axis, one line per load.
+outage_probability_heatmap / heatmapplot
+    P(outage within a time) as an SMP × load grid annotated in percent.
+blackout_figure / blackoutplot, recoveryplot
+    Blackout length of the runs with an outage, and the fraction that recovered.
+
+:data:`FIGURES` declares each figure of a sweep with the table, axes and columns it needs;
+:func:`draw_all` draws those a :class:`~vnetsim.sweep.LoadedSweep` allows and names why it
+skipped the others.  A new figure: its module, then its record here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from vnetsim.analysis.figures.blackout import blackout_figure, blackoutplot, recoveryplot
+from vnetsim.analysis.figures.heatmap import heatmapplot, outage_probability_heatmap
+from vnetsim.analysis.figures.km import km_figure, kmplot
+from vnetsim.analysis.figures.layout import DOUBLE_COLUMN_IN, SINGLE_COLUMN_IN
+from vnetsim.analysis.figures.rmst import rmstplot, time_to_outage_vs_smp
+from vnetsim.analysis.figures.save import save_figure
+from vnetsim.analysis.figures.spec import (
+    DrawnFigures,
+    FigureSpec,
+    Tables,
+    facet_axis,
+    hue_axis,
+    outage_column,
+)
+from vnetsim.analysis.figures.style import OKABE_ITO, paper_style
+from vnetsim.sweep import LoadedSweep
+
+# How each declared figure is drawn from a sweep (the records follow).
+
+
+def _draw_km(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
+    hue, facet = hue_axis(sweep), facet_axis(sweep)
+    rest = [a for a in sweep.axes if a not in (hue, facet)]
+    km, censor = tables["km"], tables["censor"]
+    groups: list[tuple[tuple[object, ...], pd.DataFrame, pd.DataFrame]] = [((), km, censor)]
+    if rest:  # one figure per value of the axes that are neither colour nor panel
+        groups = [
+            (
+                key if isinstance(key, tuple) else (key,),
+                g,
+                censor.merge(g[rest].drop_duplicates(), on=rest),
+            )
+            for key, g in km.groupby(rest, sort=True)
+        ]
+    out = []
+    for key, km_g, cen_g in groups:
+        suffix = "".join(f"_{c}-{v}" for c, v in zip(rest, key, strict=True))
+        fig = km_figure(
+            km_g,
+            cen_g,
+            facet=facet,
+            hue=hue,
+            horizon_s=sweep.horizon_s or None,
+            curve_label=sweep.name,
+        )
+        out.append((f"km{suffix}", fig))
+    return out
+
+
+def _draw_rmst(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
+    fig = time_to_outage_vs_smp(tables["summary"], x="smp", hue="load_rps", facet="design")
+    return [("rmst_vs_smp", fig)]
+
+
+def _draw_heatmap(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
+    fig = outage_probability_heatmap(
+        tables["summary"], x="smp", y="load_rps", facet="design", column=outage_column(sweep)
+    )
+    return [("p_outage_heatmap", fig)]
+
+
+def _draw_blackout(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
+    hue = hue_axis(sweep)
+    if hue is None:  # FigureSpec.unmet reports this before drawing
+        raise ValueError("the blackout figure needs a colour axis")
+    return [("blackout", blackout_figure(sweep.ok_runs, x="smp", hue=hue))]
+
+
+FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec(
+        "km",
+        "Kaplan–Meier curves, coloured by the hue axis if any, one panel per SMP if swept, "
+        "one figure per value of the other axes",
+        table="km",
+        draw=_draw_km,
+        columns=("time_s", "survival", "ci_lower", "ci_upper"),
+    ),
+    FigureSpec(
+        "rmst_vs_smp",
+        "Restricted mean time to outage against SMP, one line per load, one panel per design",
+        table="summary",
+        draw=_draw_rmst,
+        axes=("smp", "load_rps", "design"),
+        columns=("rmst_s", "rmst_tau_s"),
+    ),
+    FigureSpec(
+        "p_outage_heatmap",
+        "P(outage within 15 min or the horizon) as an SMP × load grid, one panel per design",
+        table="summary",
+        draw=_draw_heatmap,
+        axes=("smp", "load_rps", "design"),
+        columns=lambda sweep: (outage_column(sweep),),
+    ),
+    FigureSpec(
+        "blackout",
+        "Blackout length and recovery of the runs with an outage, by SMP and hue",
+        table="runs",
+        draw=_draw_blackout,
+        axes=("smp",),
+        needs_hue=True,
+        columns=("event_observed", "recovered", "blackout_s"),
+    ),
+)
+"""Every figure of a sweep, in drawing order."""
+
+
+def draw_all(
+    sweep: LoadedSweep, tables: Tables, figures: Sequence[FigureSpec] = FIGURES
+) -> DrawnFigures:
+    """Draw each of ``figures`` whose needs the sweep and its tables meet; skip the others.
+
+    ``tables`` are the survival tables of the sweep (``report.analyze``).  Nothing is
+    written; the result holds the figures with their file stems and, per skipped figure, the
+    reason (naming the missing axis or column).
+    """
+    drawn = DrawnFigures()
+    for spec in figures:
+        reason = spec.unmet(sweep, tables)
+        if reason is not None:
+            drawn.skipped[spec.name] = reason
+        else:
+            drawn.figures += spec.draw(sweep, tables)
+    return drawn
+
+
+__all__ = [
+    "DOUBLE_COLUMN_IN",
+    "FIGURES",
+    "OKABE_ITO",
+    "SINGLE_COLUMN_IN",
+    "DrawnFigures",
+    "FigureSpec",
+    "blackout_figure",
+    "blackoutplot",
+    "draw_all",
+    "heatmapplot",
+    "km_figure",
+    "kmplot",
+    "outage_probability_heatmap",
+    "paper_style",
+    "recoveryplot",
+    "rmstplot",
+    "save_figure",
+    "time_to_outage_vs_smp",
+]

@@ -1,0 +1,185 @@
+"""The paper look: rcParams, colours, line styles, hatches, markers, labels and number formats."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.rcsetup import cycler
+
+if TYPE_CHECKING:
+    from matplotlib.typing import LineStyleType, MarkerType, RcKeyType
+
+OKABE_ITO: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#E69F00",  # orange
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#000000",  # black
+    "#F0E442",  # yellow (last: poor contrast on white)
+)
+"""Okabe & Ito (2008) colour-blind-safe palette, in the order hue levels receive it."""
+
+MARKERS: tuple[MarkerType, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
+HEATMAP_CMAP = "cividis"
+MINUTES_FROM_S = 600.0
+"""Horizons from this length on are drawn and written in minutes."""
+
+LABELS = {
+    "smp": "vCPUs (SMP)",
+    "load_rps": "Load (req/s)",
+    "design": "Design",
+    "time_s": "Time (s)",
+    "rmst_s": "RMST (s)",
+    "median_s": "Median time to outage (s)",
+    "blackout_s": "Blackout (s)",
+    "blackout_median_s": "Median blackout (s)",
+}
+
+PAPER_RC: dict[RcKeyType, Any] = {
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 7,
+    "legend.title_fontsize": 7,
+    "figure.titlesize": 8,
+    "axes.linewidth": 0.6,
+    "axes.titlepad": 3.0,
+    "axes.labelpad": 2.0,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.prop_cycle": cycler(color=list(OKABE_ITO)),
+    "grid.linewidth": 0.4,
+    "lines.linewidth": 1.0,
+    "lines.markersize": 3.5,
+    "patch.linewidth": 0.5,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "xtick.minor.width": 0.4,
+    "ytick.minor.width": 0.4,
+    "xtick.major.size": 2.5,
+    "ytick.major.size": 2.5,
+    "xtick.minor.size": 1.5,
+    "ytick.minor.size": 1.5,
+    "xtick.major.pad": 2.0,
+    "ytick.major.pad": 2.0,
+    "legend.frameon": False,
+    "legend.handlelength": 1.6,
+    "legend.columnspacing": 1.2,
+    "legend.borderaxespad": 0.2,
+    "errorbar.capsize": 1.5,
+    "image.cmap": HEATMAP_CMAP,
+    "figure.dpi": 100,
+    "figure.constrained_layout.use": True,
+    "figure.constrained_layout.h_pad": 0.02,
+    "figure.constrained_layout.w_pad": 0.02,
+    "figure.constrained_layout.wspace": 0.05,
+    "savefig.dpi": 300,
+    "savefig.bbox": None,  # keep the exact paper width
+    "pdf.fonttype": 42,
+    "ps.fonttype": 42,
+    "svg.fonttype": "none",
+}
+
+
+@contextlib.contextmanager
+def paper_style() -> Iterator[dict[str, Any]]:
+    """Apply the paper rcParams for the duration of a ``with`` block.
+
+    8 pt text (7 pt tick labels and legends), thin lines and spines, no top/right spines,
+    Okabe–Ito colour cycle, constrained layout, TrueType (Type 42) fonts in PDF and PS, and
+    300 dpi raster output.  The previous rcParams are restored on exit.
+
+    Yields
+    ------
+    dict
+        The rcParams that were applied (a copy).
+    """
+    with mpl.rc_context(PAPER_RC):
+        yield {str(k): v for k, v in PAPER_RC.items()}
+
+
+def palette(levels: Sequence[Any]) -> dict[Any, str]:
+    """Okabe–Ito colour for each level (cycled if there are more levels than colours)."""
+    return {lv: OKABE_ITO[i % len(OKABE_ITO)] for i, lv in enumerate(levels)}
+
+
+def linestyles(levels: Sequence[Any]) -> dict[Any, LineStyleType]:
+    """Solid for the first eight levels, then dashed, dotted...: colours repeat after eight."""
+    styles: tuple[LineStyleType, ...] = ("-", "--", ":", "-.")
+    return {lv: styles[(i // len(OKABE_ITO)) % len(styles)] for i, lv in enumerate(levels)}
+
+
+def hatches(levels: Sequence[Any]) -> dict[Any, str]:
+    """No hatch for the first eight levels, then one per round of colours."""
+    patterns = ("", "////", "....", "xxxx")
+    return {lv: patterns[(i // len(OKABE_ITO)) % len(patterns)] for i, lv in enumerate(levels)}
+
+
+def markers(levels: Sequence[Any]) -> dict[Any, MarkerType]:
+    return {lv: MARKERS[i % len(MARKERS)] for i, lv in enumerate(levels)}
+
+
+def label(column: str) -> str:
+    """Axis label for a column (the column name if it has none)."""
+    return LABELS.get(column, column)
+
+
+def fmt_value(v: Any) -> str:
+    """A level as text: whole floats without their ``.0``."""
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def panel_title(column: str | None, value: Any) -> str:
+    """Title of the panel holding ``column == value`` ("" for a figure without facets)."""
+    if column is None:
+        return ""
+    if column == "smp":
+        return f"SMP = {fmt_value(value)}"
+    if column == "load_rps":
+        return f"{fmt_value(value)} req/s"
+    if column == "design":
+        return str(value)
+    return f"{column} = {fmt_value(value)}"
+
+
+def fmt_seconds(t: float) -> str:
+    """``"900 s (15 min)"`` from ten minutes on (whole minutes only), else ``"20 s"``."""
+    if t >= MINUTES_FROM_S and t % 60 == 0:
+        return f"{t:g} s ({t / 60:g} min)"
+    return f"{t:g} s"
+
+
+def percent_label(p: float) -> str:
+    """Percentage for a cell: whole percent, but never rounds a non-zero value to 0 or 100."""
+    if not np.isfinite(p):
+        return ""
+    if p == 0:
+        return "0%"
+    if p == 1:
+        return "100%"
+    if p < 0.005:
+        return "<1%"
+    if p > 0.995:
+        return ">99%"
+    return f"{100 * p:.0f}%"
+
+
+def outage_column_title(column: str) -> str:
+    """``"p_outage_900s"`` -> ``"P(outage within 900 s (15 min))"``."""
+    m = re.fullmatch(r"p_outage_(\d+(?:\.\d+)?)s", column)
+    if not m:
+        return column
+    return f"P(outage within {fmt_seconds(float(m.group(1)))})"
