@@ -8,18 +8,19 @@ dequeue 150 ns, critical section 40 ns, D2 gap 50 + 0.5 * 150 = 125 ns, spinner 
 
 from __future__ import annotations
 
-import pytest
-import simpy
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from vnetsim.guest.bufpool import BufferPool
-from vnetsim.config import DriverConfig, GuestConfig
-from vnetsim.drivers.base import RefillTraits
-from vnetsim.drivers.ticketed import FIXED, GCC11_OLD, GCC12_OLD, StoreOrder, TicketedReassembly
+import pytest
+
+from vnetsim.drivers.releases import FIXED, GCC11_OLD, GCC12_OLD, RefillTraits, StoreOrder
+from vnetsim.drivers.ticketed import TicketedReassembly
 from vnetsim.frames import HTTP_REQUEST, Frame
 from vnetsim.records import Counters, Trace
-from vnetsim.virtio.rxring import RxRing
-from vnetsim.guest.vcpu import VCpu
-from vnetsim.virtio.virtqueue import SplitVirtqueue
+
+if TYPE_CHECKING:
+    from vnetsim.drivers import DriverParts
+    from vnetsim.guest.vcpu import VCpu
 
 NS = 1e-9
 REFILL = RefillTraits(
@@ -29,63 +30,22 @@ REFILL = RefillTraits(
     big_buffers_without_mrg=True,
 )
 
-
-class Scripted:
-    """Draws from scripted lists; U = 0.5 and Exp = 1.0 once a list is used up."""
-
-    def __init__(self, uniform: list[float] | None = None, exp: list[float] | None = None):
-        self.u = list(uniform or [])
-        self.e = list(exp or [])
-
-    def uniform(self) -> float:
-        return self.u.pop(0) if self.u else 0.5
-
-    def exp(self) -> float:
-        return self.e.pop(0) if self.e else 1.0
+MakeDriver = Callable[..., tuple[TicketedReassembly, object, Counters, Trace]]
 
 
-class NoPreemption:
-    next = float("inf")
+@pytest.fixture
+def make_driver(make_parts: Callable[..., DriverParts]) -> MakeDriver:
+    """``make_driver(order=GCC11_OLD, payload=None, **kw)``: a driver on the conftest parts,
+    with its recording stack, counters and trace."""
 
-    def stretch(self, start: float, work: float) -> float:
-        return start + work
+    def make(
+        order: StoreOrder = GCC11_OLD, payload: list[float] | None = None, **kw: object
+    ) -> tuple[TicketedReassembly, object, Counters, Trace]:
+        parts = make_parts(payload)
+        driver = TicketedReassembly(parts, refill=REFILL, order=order, **kw)  # type: ignore[arg-type]
+        return driver, parts.stack, parts.counters, parts.trace
 
-
-class Stack:
-    def __init__(self) -> None:
-        self.delivered: list[tuple[float, int]] = []
-
-    def deliver(self, t: float, frame: Frame) -> None:
-        self.delivered.append((t, frame.fid))
-
-
-def make_driver(
-    order: StoreOrder = GCC11_OLD, payload: list[float] | None = None, **kw: object
-) -> tuple[TicketedReassembly, Stack, Counters, Trace]:
-    env = simpy.Environment()
-    vq = SplitVirtqueue(256)
-    pool = BufferPool(64.0, 1536)
-    ring = RxRing(vq)
-    stack = Stack()
-    counters = Counters()
-    trace = Trace(1000)
-    driver = TicketedReassembly(
-        order=order,
-        env=env,
-        guest=GuestConfig(),
-        driver=DriverConfig(),
-        ring=ring,
-        pool=pool,
-        stack=stack,
-        counters=counters,
-        trace=trace,
-        draws=Scripted(),
-        payload_draws=Scripted(uniform=payload),
-        refill=REFILL,
-        mrg=True,
-        **kw,
-    )
-    return driver, stack, counters, trace
+    return make
 
 
 def frame(fid: int, nbuf: int, text: bool = False) -> Frame:
@@ -94,19 +54,18 @@ def frame(fid: int, nbuf: int, text: bool = False) -> Frame:
     return f
 
 
-CPU = [VCpu(i, NoPreemption()) for i in range(4)]  # type: ignore[arg-type]
-
-
 def events(trace: Trace) -> list[tuple[int, str]]:
     return [(cpu, ev) for _, cpu, ev, _ in trace.events]
 
 
-def test_ticket_handoff_in_order_delivers_a_two_buffer_frame() -> None:
+def test_ticket_handoff_in_order_delivers_a_two_buffer_frame(
+    make_driver: MakeDriver, cpus: list[VCpu]
+) -> None:
     d, stack, c, trace = make_driver()
     p = frame(1, 2)
-    d.process(CPU[0], 0.0, 100, p, 0)  # release at 190 ns, hdr visible at 315 ns
+    d.process(cpus[0], 0.0, 100, p, 0)  # release at 190 ns, hdr visible at 315 ns
     assert d.release_t == pytest.approx(190 * NS)
-    d.process(CPU[1], 1000 * NS, 101, p, 1)  # reads at 1150 ns: fresh
+    d.process(cpus[1], 1000 * NS, 101, p, 1)  # reads at 1150 ns: fresh
     assert [fid for _, fid in stack.delivered] == [1]
     assert c.d2_stale_reads == 0
     assert c.misframed_buffers == 0
@@ -114,36 +73,40 @@ def test_ticket_handoff_in_order_delivers_a_two_buffer_frame() -> None:
     assert "read rx->hdr head of 1 buffer(s)" in trace.events[-1][3]
 
 
-def test_one_vcpu_never_reads_its_own_store_stale() -> None:
+def test_one_vcpu_never_reads_its_own_store_stale(
+    make_driver: MakeDriver, cpus: list[VCpu]
+) -> None:
     d, stack, c, _ = make_driver()
     p = frame(1, 2)
-    end = d.process(CPU[0], 0.0, 100, p, 0)
-    d.process(CPU[0], 200 * NS, 101, p, 1)  # inside its own 125 ns gap
+    end = d.process(cpus[0], 0.0, 100, p, 0)
+    d.process(cpus[0], 200 * NS, 101, p, 1)  # inside its own 125 ns gap
     assert end >= 190 * NS
     assert [fid for _, fid in stack.delivered] == [1]
     assert c.misframed_buffers == 0
 
 
-def test_d2_first_misframes_a_continuation_and_starts_a_swallow_of_v_buffers() -> None:
+def test_d2_first_misframes_a_continuation_and_starts_a_swallow_of_v_buffers(
+    make_driver: MakeDriver, cpus: list[VCpu]
+) -> None:
     # V read from payload bytes 10-11 of the continuation: binary payload, U = 3/65536 -> V = 3.
     d, stack, c, trace = make_driver(payload=[3.5 / 65536])
     p = frame(1, 2)
-    d.process(CPU[0], 0.0, 100, p, 0)  # A: ticket at 190 ns, rx->hdr visible at 315 ns
-    d.process(CPU[1], 100 * NS, 101, p, 1)  # B reads at 250 ns: stale empty hdr
+    d.process(cpus[0], 0.0, 100, p, 0)  # A: ticket at 190 ns, rx->hdr visible at 315 ns
+    d.process(cpus[1], 100 * NS, 101, p, 1)  # B reads at 250 ns: stale empty hdr
     assert c.d2_stale_reads == 1
     assert c.misframed_buffers == 1
     # B's bogus head (visible at 290 + 125 = 415 ns) lands after A's head: A's is orphaned.
-    d.process(CPU[2], 2000 * NS, 102, frame(2, 1), 0)
+    d.process(cpus[2], 2000 * NS, 102, frame(2, 1), 0)
     assert c.orphaned_heads == 1
     assert c.frames_swallowed == 1
     assert c.swallows == 1
     assert d.swallow_head is not None
     assert d.swallow_head.v == 3
-    d.process(CPU[3], 4000 * NS, 103, frame(3, 1), 0)  # the V-1 = 2nd buffer ends it
+    d.process(cpus[3], 4000 * NS, 103, frame(3, 1), 0)  # the V-1 = 2nd buffer ends it
     assert d.swallow_head is None
     assert c.frames_swallowed == 2
     assert stack.delivered == []  # nothing reached lwIP during the swallow
-    d.process(CPU[0], 6000 * NS, 104, frame(4, 1), 0)
+    d.process(cpus[0], 6000 * NS, 104, frame(4, 1), 0)
     assert [fid for _, fid in stack.delivered] == [4]  # self-recovery
     assert [ev for _, ev in events(trace) if ev != "ticket"] == [
         "first",
@@ -158,80 +121,90 @@ def test_d2_first_misframes_a_continuation_and_starts_a_swallow_of_v_buffers() -
     assert c.frames_dropped_guest == 1  # frame 1, whose head was orphaned
 
 
-def test_text_payload_gives_ascii_derived_swallow_length() -> None:
+def test_text_payload_gives_ascii_derived_swallow_length(
+    make_driver: MakeDriver, cpus: list[VCpu]
+) -> None:
     # bytes 10 and 11 printable ASCII: V = lo | hi << 8 in [0x2020, 0x7E7E]
     d, _, c, _ = make_driver(payload=[0.0, 0.999])
     p = frame(1, 2, text=True)
-    d.process(CPU[0], 0.0, 100, p, 0)
-    d.process(CPU[1], 100 * NS, 101, p, 1)
-    d.process(CPU[2], 2000 * NS, 102, frame(2, 1), 0)
+    d.process(cpus[0], 0.0, 100, p, 0)
+    d.process(cpus[1], 100 * NS, 101, p, 1)
+    d.process(cpus[2], 2000 * NS, 102, frame(2, 1), 0)
     assert d.swallow_head is not None
     assert d.swallow_head.v == 0x20 | (0x7E << 8)
     assert 0x2020 <= d.swallow_head.v <= 0x7E7E
     assert c.misframed_buffers == 1
 
 
-def test_fixed_store_order_has_no_stale_window() -> None:
+def test_fixed_store_order_has_no_stale_window(make_driver: MakeDriver, cpus: list[VCpu]) -> None:
     d, stack, c, _ = make_driver(order=FIXED)
     p = frame(1, 2)
-    d.process(CPU[0], 0.0, 100, p, 0)
-    d.process(CPU[1], 100 * NS, 101, p, 1)  # same timing as the D2-first test
+    d.process(cpus[0], 0.0, 100, p, 0)
+    d.process(cpus[1], 100 * NS, 101, p, 1)  # same timing as the D2-first test
     assert c.d2_stale_reads == 0
     assert c.misframed_buffers == 0
     assert [fid for _, fid in stack.delivered] == [1]
 
 
-def test_gcc12_first_buffer_path_is_ordered_but_last_buffer_path_is_not() -> None:
+def test_gcc12_first_buffer_path_is_ordered_but_last_buffer_path_is_not(
+    make_driver: MakeDriver, cpus: list[VCpu]
+) -> None:
     d, stack, c, _ = make_driver(order=GCC12_OLD)
     p = frame(1, 2)
-    d.process(CPU[0], 0.0, 100, p, 0)
-    d.process(CPU[1], 100 * NS, 101, p, 1)  # first path ordered: reads A's head
+    d.process(cpus[0], 0.0, 100, p, 0)
+    d.process(cpus[1], 100 * NS, 101, p, 1)  # first path ordered: reads A's head
     assert c.misframed_buffers == 0
     assert [fid for _, fid in stack.delivered] == [1]
     # B released at 250 + 40 + 20 (chain) = 310 ns; rx->hdr = 0 visible only at 435 ns.
     q = frame(2, 2)
-    d.process(CPU[2], 200 * NS, 102, q, 0)  # C reads at 350 ns: stale head of frame 1
+    d.process(cpus[2], 200 * NS, 102, q, 0)  # C reads at 350 ns: stale head of frame 1
     assert c.d2_stale_reads == 1
     assert c.frames_dropped_guest == 1  # Q's first buffer was stolen by P
-    d.process(CPU[3], 3000 * NS, 103, q, 1)  # Q's continuation now parsed as a header
+    d.process(cpus[3], 3000 * NS, 103, q, 1)  # Q's continuation now parsed as a header
     assert c.misframed_buffers == 1
 
 
-def test_long_spinner_is_descheduled_by_pause_loop_exit_and_reads_fresh() -> None:
+def test_long_spinner_is_descheduled_by_pause_loop_exit_and_reads_fresh(
+    make_driver: MakeDriver, cpus: list[VCpu]
+) -> None:
     # The spin lasts longer than the PLE window (1.4 us): the exit delay (Exp = 1 * 5 us)
     # puts its read far past the 125 ns gap.
     d, stack, c, _ = make_driver()
     p = frame(1, 2)
     d.release_t = 0.0
-    d.process(CPU[0], 0.0, 100, p, 0)
+    d.process(cpus[0], 0.0, 100, p, 0)
     d.release_t = 3000 * NS  # the next ticket becomes visible only at 3 us
     d._stores = [(3125 * NS, d._seq + 1, d.current_hdr(), 0)]
-    d.process(CPU[1], 100 * NS, 101, p, 1)
+    d.process(cpus[1], 100 * NS, 101, p, 1)
     assert c.ticket_spins == 1
     assert c.d2_stale_reads == 0
     assert [fid for _, fid in stack.delivered] == [1]
 
 
-def test_guarded_design_rejects_implausible_num_buffers() -> None:
+def test_guarded_design_rejects_implausible_num_buffers(
+    make_driver: MakeDriver, cpus: list[VCpu]
+) -> None:
     d, _stack, c, _ = make_driver(payload=[0.5], guard_max=43)  # V = 32768
     p = frame(1, 2)
-    d.process(CPU[0], 0.0, 100, p, 0)
-    d.process(CPU[1], 100 * NS, 101, p, 1)
+    d.process(cpus[0], 0.0, 100, p, 0)
+    d.process(cpus[1], 100 * NS, 101, p, 1)
     assert c.misframed_buffers == 1
     assert c.swallows == 0
-    d.process(CPU[2], 2000 * NS, 102, frame(2, 1), 0)  # A's head absorbs the next frame
+    d.process(cpus[2], 2000 * NS, 102, frame(2, 1), 0)  # A's head absorbs the next frame
     assert c.frames_swallowed == 0
 
 
-def test_swallow_exit_frees_the_chain_unless_the_csum_error_path_leaks_it() -> None:
+def test_swallow_exit_frees_the_chain_unless_the_csum_error_path_leaks_it(
+    make_driver: MakeDriver, cpus: list[VCpu]
+) -> None:
     # payload draws: V byte draw, then exit draws (flags bit 0 set: 0.1 < 0.5; csum check
     # fails: 0.1 < 0.5) -> only the head is freed.
     d, _, c, _ = make_driver(payload=[4.5 / 65536, 0.1, 0.1])
     p = frame(1, 2)
-    d.process(CPU[0], 0.0, 100, p, 0)
-    d.process(CPU[1], 100 * NS, 101, p, 1)
+    d.process(cpus[0], 0.0, 100, p, 0)
+    d.process(cpus[1], 100 * NS, 101, p, 1)
     for k in range(3):  # V - 1 = 3 more buffers
-        d.process(CPU[2], (2000 + 1000 * k) * NS, 102 + k, frame(2 + k, 1), 0)
+        d.process(cpus[2], (2000 + 1000 * k) * NS, 102 + k, frame(2 + k, 1), 0)
     assert d.swallow_head is None
     assert c.max_swallow_chain == 4
     # leaked: A's orphaned head (1) + the chain minus its head (3)

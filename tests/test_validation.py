@@ -1,7 +1,8 @@
 """Validation of vnetsim's queueing building blocks against the closed forms of VIRTIO.md §5.
 
 Every component is built directly on a ``simpy.Environment`` with small fakes for the parts it
-talks to; every random draw comes from ``numpy.random.default_rng(<fixed seed>)`` (wrapped in
+talks to (the shared ones, scripted draws and seeded streams, come from ``conftest.py``); every
+random draw comes from ``numpy.random.default_rng(<fixed seed>)`` (wrapped in
 ``vnetsim.rng.Draws`` where the component wants one). Tolerances are k standard errors, where
 the standard error comes either from a variance known in closed form or from the regenerative
 CLT (i.i.d. cycles; ratio estimators with the delta method). We use k = 4 throughout: for a
@@ -22,15 +23,15 @@ import pytest
 import simpy
 from scipy import stats
 
-from vnetsim.guest.bufpool import BufferPool
+from vnetsim.clock import Signal
 from vnetsim.config import GuestConfig, HostConfig
 from vnetsim.frames import HTTP_REQUEST, MRG_BUFFER_BYTES, Frame
-from vnetsim.host.vhost import HostBackend
+from vnetsim.guest.vcpu import Preemption, VCpuSet
 from vnetsim.host.notify import Notifier
+from vnetsim.host.vhost import HostBackend
 from vnetsim.records import Counters, Trace
 from vnetsim.rng import Draws
 from vnetsim.virtio.rxring import RxRing
-from vnetsim.guest.vcpu import Preemption, VCpuSet
 from vnetsim.virtio.virtqueue import SplitVirtqueue
 
 K_SE = 4.0  # two-sided normal tail 6.3e-5 (see module docstring)
@@ -133,6 +134,7 @@ def _run_vhost(lam: float, c_us: float, d_us: float, n_frames: int, seed: int) -
         _draws(seed),
         mrg=True,
         buffer_bytes=MRG_BUFFER_BYTES,
+        halt=Signal(),
     )
     tap = _TimedTap(env)
     backend.tap = tap
@@ -289,7 +291,9 @@ def _run_coalescing(
     host = HostConfig(notf_coal_frames=n_frames, notf_coal_usecs=t_us)
     vq = SplitVirtqueue(4096, event_idx=True)
     irq = _InstantIrq(env, vq, cycles)
-    notifier = Notifier(env, host, vq, irq)  # type: ignore[arg-type]
+    irqfd = Signal()
+    irqfd.subscribe(irq.raise_msi)
+    notifier = Notifier(env, host, vq, irqfd)
     draws = _draws(seed)
     packets = [0]
 
@@ -382,20 +386,7 @@ def test_without_coalescing_every_packet_interrupts(n_frames: int, t_us: float) 
 # =============================================================================================
 
 
-class _ScriptedDraws:
-    """Draws fake: ``exp()`` returns scripted values in order."""
-
-    def __init__(self, values: list[float]) -> None:
-        self.values = list(values)
-
-    def exp(self) -> float:
-        return self.values.pop(0)
-
-    def uniform(self) -> float:
-        raise AssertionError("Preemption must not draw uniforms")
-
-
-def test_stretch_follows_scripted_episodes_exactly() -> None:
+def test_stretch_follows_scripted_episodes_exactly(scripted: type) -> None:
     # Scales: exit gaps Exp·1 s, exit lengths Exp·0.1 s; sched gaps Exp·2 s, lengths Exp·1 s.
     host = HostConfig(
         vmexit_rate_per_s=1.0, vmexit_mean_us=1e5, preempt_rate_per_s=0.5, preempt_mean_ms=1000.0
@@ -415,7 +406,9 @@ def test_stretch_follows_scripted_episodes_exactly() -> None:
         4.0,
         20.0,  # second call at 17.5 (zero work): exit [17.2, 17.6) -> pass deferred
     ]
-    fake = _ScriptedDraws(script)
+    # Strict: an exponential draw beyond the script, or any uniform draw, fails the test
+    # (Preemption must not draw uniforms).
+    fake = scripted(exp=script, strict=True)
     p = Preemption(host, fake)  # type: ignore[arg-type]
     assert p.stretch(10.0, 2.0) == pytest.approx(12.8, abs=1e-12)
     assert p.episodes == 3
@@ -427,7 +420,7 @@ def test_stretch_follows_scripted_episodes_exactly() -> None:
     assert p.stretch(20.0, 11.0) == 31.0
     assert p.stretch(20.0, 10.0) == 30.0
     assert p.episodes == 4
-    assert fake.values == []  # every scripted draw was used, in the order described
+    assert fake.e == []  # every scripted draw was used, in the order described
 
 
 def test_long_stretch_steals_rho_over_one_minus_rho_of_the_work() -> None:
@@ -515,29 +508,14 @@ def test_short_work_at_an_independent_time_escapes_preemption_with_poisson_proba
 # =============================================================================================
 
 
-class _Streams:
-    """Streams fake: fixed-seed default_rng generators by name."""
-
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-
-    def __getitem__(self, name: str) -> np.random.Generator:
-        assert name == "guest.runloop"
-        return np.random.default_rng(self.seed)
-
-    def per_vcpu(self, name: str, index: int) -> np.random.Generator:
-        assert name == "host.preempt"
-        return np.random.default_rng([self.seed, index])
-
-
 @pytest.mark.parametrize(("k", "seed"), [(1, 41), (3, 42), (8, 43)])
 def test_pool_pass_after_t_avail_is_exponential_with_rate_k_r_and_owner_is_uniform(
-    k: int, seed: int
+    k: int, seed: int, seeded_streams: type
 ) -> None:
     r = 4_000.0
     guest = GuestConfig(smp=k, runloop_passes_per_s=r, syscalls_per_request=0.0)
     host = HostConfig(vmexit_rate_per_s=0.0, preempt_rate_per_s=0.0)
-    vcpus = VCpuSet(guest, host, _Streams(seed))  # type: ignore[arg-type]
+    vcpus = VCpuSet(guest, host, seeded_streams(seed))
     gaps = _draws(seed + 100)
     n = 100_000
     waits = np.empty(n)
