@@ -1,4 +1,4 @@
-"""Tests for vnetsim.virtio.virtqueue: crossing test, 16-bit wrap, suppression, errors, conservation."""
+"""vnetsim.virtio.virtqueue: crossing test, 16-bit wrap, suppression, errors, conservation."""
 
 from __future__ import annotations
 
