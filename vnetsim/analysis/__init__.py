@@ -1,0 +1,1 @@
+"""Studies of stored sweeps: survival statistics, tables and figures."""

@@ -1,0 +1,1 @@
+"""The host side: the tap queue and vhost-net worker, and used-buffer notification."""
