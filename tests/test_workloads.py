@@ -538,9 +538,9 @@ def test_no_lan_background_at_rate_zero(
 
 # Registration order is construction order, and with it the order of SimPy processes started at
 # the same instant (workloads.registry). It is the import order of ``vnetsim.workloads``.
-# The peers that start processes (HTTP arrivals and timeout watcher, prober, LAN) come in the
-# order the pre-registry wiring built them; Redis starts none, so its place changes nothing.
-REGISTERED = ["http", "ping", "lan", "redis"]
+# The peers come in the order the pre-registry wiring built them (isort is switched off for
+# that import).
+REGISTERED = ["http", "redis", "ping", "lan"]
 
 
 def test_peers_are_built_in_registration_order(env: simpy.Environment, make_net: MakeNet) -> None:
