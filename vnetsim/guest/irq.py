@@ -1,10 +1,10 @@
 """The RX queue's MSI-X vector and its handler, ``vq_interrupt``, on a fixed vCPU.
 
-The MSI-X vector targets one fixed vCPU. The interrupt is taken
-when that vCPU has interrupts enabled, i.e. not inside its runloop, after the injection latency
-and any host preemption. ``vq_interrupt`` then drains **all** used entries (no budget), appends
-each to the global completion queue, re-arms EVENT_IDX with ``used_event = last_used_idx`` and
-polls once more, as Nanos does. The vCPU then enters its runloop.
+The vector targets one fixed vCPU. The interrupt is taken when that vCPU has interrupts
+enabled, i.e. not inside its runloop, after the injection latency and any host preemption.
+``vq_interrupt`` then drains **all** used entries (no budget), appends each to the global
+completion queue, re-arms EVENT_IDX with ``used_event = last_used_idx`` and polls once more, as
+Nanos does. The vCPU then enters its runloop.
 
 Leaves out: spurious-interrupt costs, interrupt remapping, and per-entry handler cost.
 """
