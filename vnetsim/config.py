@@ -225,6 +225,15 @@ class RunConfig:
         1800.0, 0.0, 1e7, doc="after an outage, keep simulating this long to see recovery"
     )
     trace_events: int = _f(0, 0, 10_000_000, doc="keep the last N trace events (0 = off)")
+    estimator: str = _f(
+        "plain",
+        choices=("plain", "split"),
+        doc="plain: one outcome per run; split: replay every multi-buffer batch (docs/split.md)",
+    )
+    split_replays: int = _f(40, 1, 100_000, doc="split: replays K of each multi-buffer batch")
+    split_follow_s: float = _f(
+        60.0, 0.001, 1e7, doc="split: follow a replay's pending hazard at most this long"
+    )
 
     def __post_init__(self) -> None:
         _validate(self, "run")

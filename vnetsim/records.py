@@ -117,6 +117,24 @@ class RunResult(Counters):
     sim_time_s: float
     wall_time_s: float
     trace: tuple[tuple[float, int, str, str], ...] = ()
+    # The split estimator (``run.estimator = "split"``, vnetsim.scenario.split); defaults for
+    # a plain run. ``split_series`` is JSON: [[t_s, p_hat, K], ...] per split batch.
+    estimator: str = "plain"
+    split_batches: int = 0
+    split_replays: int = 0
+    split_zero_batches: int = 0
+    split_pending: int = 0
+    split_unresolved: int = 0
+    split_inherited: int = 0
+    split_survival: float = float("nan")  # Ŝ at the end of the run (the product)
+    split_stopped_s: float = float("nan")  # every replay failed here: Ŝ = 0 after
+    split_series: str = ""
+    split_failed_batch_s: float = float("nan")  # the failing replay continued after its outage
+    split_failed_weight: float = float("nan")
+    split_failed_onset_s: float = float("nan")
+    split_failed_blackout_s: float = float("nan")
+    split_failed_recovered: bool = False
+    split_failed_cause: str = ""
 
     def to_dict(self, *, with_trace: bool = False) -> dict[str, Any]:
         """Flat fields, identity and outcome first (``RESULT_FIELDS`` order)."""
@@ -156,6 +174,18 @@ class RunResult(Counters):
 
 
 COUNTER_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Counters))
+
+
+def save_counters(c: Counters) -> tuple[Any, ...]:
+    """Every counter's value (the split estimator replays a batch from this)."""
+    return tuple(getattr(c, name) for name in COUNTER_FIELDS)
+
+
+def load_counters(c: Counters, state: tuple[Any, ...]) -> None:
+    for name, value in zip(COUNTER_FIELDS, state, strict=True):
+        setattr(c, name, value)
+
+
 _OWN_FIELDS = tuple(f.name for f in dataclasses.fields(RunResult) if f.name not in COUNTER_FIELDS)
 _DERIVED_FROM = _OWN_FIELDS.index("frames_in_flight")  # identity and outcome come before it
 RESULT_FIELDS: tuple[str, ...] = tuple(

@@ -12,7 +12,8 @@ per event costs more than the event itself (measured in ``shared/perf-levers``).
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 import numpy as np
 
@@ -85,3 +86,11 @@ class Draws:
         if not self._uni:
             self._uni = self._rng.random(self._block).tolist()
         return self._uni.pop()
+
+    def save_state(self) -> tuple[list[float], list[float], Mapping[str, Any]]:
+        """Everything that decides the next draws (for the split estimator's replays)."""
+        return list(self._exp), list(self._uni), self._rng.bit_generator.state
+
+    def load_state(self, state: tuple[list[float], list[float], Mapping[str, Any]]) -> None:
+        self._exp, self._uni = list(state[0]), list(state[1])
+        self._rng.bit_generator.state = state[2]

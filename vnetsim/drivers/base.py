@@ -13,7 +13,7 @@ a per-version trait (``RefillTraits``), not a separate mechanism:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vnetsim.drivers.releases import RefillTraits
 
@@ -83,6 +83,27 @@ class RxDriver(Protocol):
         """Genuine packets being reassembled (their first buffer is held, not yet complete)."""
         ...
 
+    # What the split estimator (``vnetsim.scenario.split``) needs to replay a batch: the
+    # driver's own state, the parts it swaps for a replay, and whether a replay left a hazard
+    # whose outcome only the future decides.
+    draws: Draws
+    payload_draws: Draws
+    stack: Stack
+    halt: Signal
+
+    def save_state(self) -> object:
+        """Everything ``process`` reads or writes in the driver itself."""
+        ...
+
+    def load_state(self, state: object) -> None:
+        """Back to a saved state (a saved state can be loaded many times)."""
+        ...
+
+    def hazard_pending(self) -> bool:
+        """A state that may still end in an outage without a new race (a bogus chain, a
+        corrupted buffer in the ring, a corrupted head)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class DriverParts:
@@ -144,6 +165,26 @@ class DriverBase:
 
     def live_heads(self) -> int:
         return 0
+
+    def save_state(self) -> object:
+        return (
+            self.halted,
+            self.halt_time,
+            self.held,
+            self.last_delivery,
+            self.rx_activity,
+            len(self.gaps),
+            self.first_swallow,
+        )
+
+    def load_state(self, state: object) -> None:
+        s: tuple[Any, ...] = state  # type: ignore[assignment]
+        self.halted, self.halt_time, self.held, self.last_delivery, self.rx_activity = s[:5]
+        del self.gaps[s[5] :]  # gaps are only appended
+        self.first_swallow = s[6]
+
+    def hazard_pending(self) -> bool:
+        return False
 
     # -- steps shared by all versions -------------------------------------------------
     def finish(self, cpu: VCpu, t: float) -> float:

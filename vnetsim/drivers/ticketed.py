@@ -30,7 +30,7 @@ timed), and lwIP's handling of a corrupted chain beyond "dropped".
 from __future__ import annotations
 
 import bisect
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vnetsim.drivers.base import DriverBase, DriverParts
 from vnetsim.drivers.registry import DesignSpec, register
@@ -80,6 +80,32 @@ class Head:
         self.bad_ptr = False  # head pointer 12 bytes off (D1 corruption): pbuf_cat faults
         self.t_created = t
         self.v = v
+
+    def copy(self) -> Head:
+        h = Head.__new__(Head)
+        for name in Head.__slots__:
+            setattr(h, name, getattr(self, name))
+        h.bufs = list(self.bufs)
+        return h
+
+
+def _copy_heads(
+    hdr: Head | None,
+    stores: list[tuple[float, int, Head | None, int]],
+    swallow: Head | None,
+) -> tuple[Head | None, list[tuple[float, int, Head | None, int]], Head | None]:
+    """Copies of the heads the driver refers to, with their sharing kept."""
+    memo: dict[int, Head] = {}
+
+    def cp(h: Head | None) -> Head | None:
+        if h is None:
+            return None
+        c = memo.get(id(h))
+        if c is None:
+            c = memo[id(h)] = h.copy()
+        return c
+
+    return cp(hdr), [(t, q, cp(v), w) for t, q, v, w in stores], cp(swallow)
 
 
 class TicketedReassembly(DriverBase):
@@ -156,6 +182,30 @@ class TicketedReassembly(DriverBase):
     @property
     def swallowing(self) -> bool:
         return self.swallow_head is not None
+
+    def save_state(self) -> object:
+        heads = _copy_heads(self.hdr, self._stores, self.swallow_head)
+        return (
+            super().save_state(),
+            heads,
+            self.release_t,
+            self._seq,
+            self.tickets,
+            self._stale,
+        )
+
+    def load_state(self, state: object) -> None:
+        s: tuple[Any, ...] = state  # type: ignore[assignment]
+        self.release_t, self._seq, self.tickets, self._stale = s[2:]
+        super().load_state(s[0])
+        self.hdr, self._stores, self.swallow_head = _copy_heads(*s[1])
+
+    def hazard_pending(self) -> bool:
+        if self.swallow_head is not None or self.ring.corrupt:
+            return True
+        heads = [v for _, _, v, _ in self._stores]
+        heads.append(self.hdr)
+        return any(h is not None and not h.done and (h.bogus or h.bad_ptr) for h in heads)
 
     def live_heads(self) -> int:
         """Genuine heads not yet complete: ``rx->hdr`` and any value a pending store holds."""

@@ -43,6 +43,13 @@ class BufferPool:
         self.live += 1
         return self.live - 1
 
+    def save_state(self) -> tuple[int, list[int], list[tuple[float, int]], int, int]:
+        return self.live, list(self.free), list(self._freeing), self.leaked, self.alloc_failures
+
+    def load_state(self, state: tuple[int, list[int], list[tuple[float, int]], int, int]) -> None:
+        self.live, free, freeing, self.leaked, self.alloc_failures = state
+        self.free, self._freeing = list(free), list(freeing)
+
     def release(self, buf: int, t: float) -> None:
         """``buf`` returns to the cache at ``t`` (which may be ahead of the clock)."""
         heapq.heappush(self._freeing, (t, buf))

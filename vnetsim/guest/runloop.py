@@ -43,6 +43,12 @@ class Runloop:
         self.driver = driver
         self.last_dequeue = 0.0
 
+    def save_state(self) -> float:
+        return self.last_dequeue
+
+    def load_state(self, state: float) -> None:
+        self.last_dequeue = state
+
     def submit(self, t_queued: float, batch: list[tuple[int, Frame, int]], irq_cpu: int) -> None:
         """Queue ``batch`` at ``t_queued``; ``irq_cpu`` enters its runloop at that time."""
         vcpus = self.vcpus

@@ -26,7 +26,7 @@ Leaves out
 from __future__ import annotations
 
 import heapq
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vnetsim.rng import Draws
 
@@ -72,6 +72,21 @@ class Preemption:
         self.next = min(self._next_exit, self._next_sched)
         self.episodes = 0
         self.stolen_s = 0.0
+
+    def save_state(self) -> tuple[object, ...]:
+        return (
+            self._next_exit,
+            self._next_sched,
+            self.next,
+            self.episodes,
+            self.stolen_s,
+            self._draws.save_state(),
+        )
+
+    def load_state(self, state: tuple[object, ...]) -> None:
+        s: tuple[Any, ...] = state
+        self._next_exit, self._next_sched, self.next, self.episodes, self.stolen_s = s[:5]
+        self._draws.load_state(s[5])
 
     def stretch(self, start: float, work: float) -> float:
         """End time of ``work`` seconds of guest execution begun at ``start``."""
@@ -149,6 +164,26 @@ class VCpuSet:
         self._pool_who = -1
         self._pool_ref = 0.0  # no pool pass happened in [*, _pool_ref)
         self.passes = 0
+
+    def save_state(self) -> tuple[object, ...]:
+        """Who looks at the queue when, and every vCPU's preemption timeline (not the pick-up
+        draws: the split estimator replaces those per replay)."""
+        return (
+            list(self.heap),
+            list(self.pool),
+            self._pool_next,
+            self._pool_who,
+            self._pool_ref,
+            self.passes,
+            [cpu.preempt.save_state() for cpu in self.cpus],
+        )
+
+    def load_state(self, state: tuple[object, ...]) -> None:
+        s: tuple[Any, ...] = state
+        heap, pool, self._pool_next, self._pool_who, self._pool_ref, self.passes, pre = s
+        self.heap, self.pool = list(heap), list(pool)
+        for cpu, p in zip(self.cpus, pre, strict=True):
+            cpu.preempt.load_state(p)
 
     def _sample_load(self, _now: float, _ping_ok: bool) -> None:
         assert self._load is not None

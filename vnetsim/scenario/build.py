@@ -36,6 +36,7 @@ from vnetsim.records import Counters, Trace
 from vnetsim.rng import Draws, Streams
 from vnetsim.scenario.detector import OutageDetector
 from vnetsim.scenario.inputs import check
+from vnetsim.scenario.split import SplitRunloop
 from vnetsim.virtio.rxring import RxRing
 from vnetsim.virtio.virtqueue import SplitVirtqueue
 from vnetsim.workloads import PeerContext, build_peers
@@ -156,7 +157,24 @@ def build(cfg: ScenarioConfig, seed: int | np.random.SeedSequence) -> Model:
         tick_interval_s=cfg.workload.ping_interval_s,
         initial_rate=cfg.workload.load_rps,  # the server starts at its offered load
     )
-    runloop = Runloop(vcpus, driver)
+    runloop: Runloop
+    if cfg.run.estimator == "split":
+        runloop = SplitRunloop(
+            vcpus,
+            driver,
+            env=env,
+            ring=ring,
+            pool=pool,
+            counters=counters,
+            trace=trace,
+            seed=streams.seed_seq,
+            replays=cfg.run.split_replays,
+            follow_s=cfg.run.split_follow_s,
+            horizon_s=cfg.run.horizon_s,
+            silence_s=cfg.detector.silence_s,
+        )
+    else:
+        runloop = Runloop(vcpus, driver)
     irq = IrqHandler(env, cfg.host, cfg.guest, ring, runloop, 0, counters, trace, irqfd)
     detector = OutageDetector(
         env,
@@ -170,6 +188,8 @@ def build(cfg: ScenarioConfig, seed: int | np.random.SeedSequence) -> Model:
         ticks=ticks,
         on_blackout=trace.take_snapshot if trace.enabled else None,
     )
+    if isinstance(runloop, SplitRunloop):
+        runloop.detector = detector
 
     # The guest fills its RX ring before the device starts.
     for _ in range(vq.size):

@@ -124,3 +124,7 @@ class OutageDetector:
     def _stop(self) -> None:
         if not self.done.triggered:
             self.done.succeed()
+
+    def stop(self) -> None:
+        """End the run now (the split estimator, when nothing more can be learnt)."""
+        self._stop()

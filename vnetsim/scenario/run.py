@@ -8,6 +8,7 @@ state at the end. A new counter needs no change here; a new end-of-run quantity 
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ from vnetsim.records import RunResult
 from vnetsim.rng import seed_sequence
 from vnetsim.scenario.build import Model, build
 from vnetsim.scenario.detector import State
+from vnetsim.scenario.split import SplitRunloop
 
 
 class ModelError(RuntimeError):
@@ -145,4 +147,31 @@ def result_of(m: Model, seq: np.random.SeedSequence, n: Census, wall: float) -> 
         **{name: how(m, n) for name, how in DERIVED.items()},
         wall_time_s=wall,
         trace=_trace(m, observed, onset),
+        **_split_fields(m),
     )
+
+
+def _split_fields(m: Model) -> dict[str, Any]:
+    if not isinstance(m.runloop, SplitRunloop):
+        return {}
+    rec = m.runloop.record
+    failed = rec.failed
+    nan = float("nan")
+    return {
+        "estimator": "split",
+        "split_batches": len(rec.batches),
+        "split_replays": rec.replays,
+        "split_zero_batches": sum(1 for _, p, _ in rec.batches if p == 0.0),
+        "split_pending": rec.pending,
+        "split_unresolved": rec.unresolved,
+        "split_inherited": rec.inherited,
+        "split_survival": rec.survival(),
+        "split_stopped_s": rec.stopped_at,
+        "split_series": json.dumps([[t, p, k] for t, p, k in rec.batches]),
+        "split_failed_batch_s": float(failed.get("batch_s", nan)),
+        "split_failed_weight": float(failed.get("weight", nan)),
+        "split_failed_onset_s": float(failed.get("onset_s", nan)),
+        "split_failed_blackout_s": float(failed.get("blackout_s", nan)),
+        "split_failed_recovered": bool(failed.get("recovered", False)),
+        "split_failed_cause": str(failed.get("cause", "")),
+    }

@@ -31,6 +31,12 @@ class RxRing:
         self.corrupt: set[int] = set()
         self.post_waiter: Callable[[], None] | None = None  # the device waits for a post
 
+    def save_state(self) -> tuple[list[tuple[float, int, int]], int, set[int]]:
+        return list(self._pending), self._seq, set(self.corrupt)
+
+    def load_state(self, state: tuple[list[tuple[float, int, int]], int, set[int]]) -> None:
+        self._pending, self._seq, self.corrupt = list(state[0]), state[1], set(state[2])
+
     def free_slots(self) -> int:
         return self.vq.num_free - len(self._pending)
 
