@@ -99,7 +99,15 @@ def simulate(
     seq = seed_sequence(seed)
     wall0 = time.perf_counter()
     m = build(cfg, seq)
-    m.env.run(until=m.detector.done)
+    copy = m.runloop if isinstance(m.runloop, SplitRunloop) else None
+    try:
+        m.env.run(until=m.detector.done)
+    except BaseException as exc:
+        if copy is not None:
+            copy.leave_copy(exc)  # returns only in the parent
+        raise
+    if copy is not None:
+        copy.leave_copy()
     wall = time.perf_counter() - wall0
     n = check_invariants(m) if check else dataclasses.replace(census(m), frames_in_flight=0)
     return result_of(m, seq, n, wall)

@@ -323,6 +323,14 @@ class SplitRunloop(Runloop):
         if mode == FOLLOW:
             env.process(self._watch(t0))
 
+    def leave_copy(self, exc: BaseException | None = None) -> None:
+        """Called when ``env.run`` returns or raises: in a forked copy it reports (the error,
+        or the outcome so far) and exits, so a copy never runs its parent's caller's code.
+        In the parent it does nothing."""
+        if self._report is None:
+            return
+        self._report({"error": repr(exc)} if exc is not None else self._final())
+
     def _final(self) -> dict[str, Any]:
         det = self.detector
         assert det is not None

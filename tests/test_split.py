@@ -1,0 +1,216 @@
+"""The split estimator (``run.estimator = "split"``, ``vnetsim.scenario.split``).
+
+What must hold: a replay leaves no trace (the saved state loads back exactly, so every replay
+starts from the same state and a plain run is untouched); a split run is reproducible; the fixed
+driver's replays never fail; the old driver's do, and p̂ is a fraction of K; bad settings are
+refused. The statistical agreement with plain runs is a slow test (and
+``experiments/validate_split.py`` at full size).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import vnetsim
+from vnetsim.config import ConfigError
+from vnetsim.drivers.ticketed import Head
+from vnetsim.guest.runloop import Runloop
+from vnetsim.records import save_counters
+from vnetsim.scenario.build import build
+from vnetsim.scenario.split import CLEAN, CRASH, PENDING, SplitRunloop
+
+OLD = (
+    'driver.design="old"',
+    "workload.http_connections=32",
+    "run.recovery_horizon_s=1",
+    'run.estimator="split"',
+)
+
+
+def _cfg(*extra: str, horizon: float = 8.0, replays: int = 8) -> vnetsim.ScenarioConfig:
+    return vnetsim.preset("nanos-2099").with_overrides(
+        [*OLD, f"run.horizon_s={horizon}", f"run.split_replays={replays}", *extra]
+    )
+
+
+def _canonical(x: object) -> object:
+    """A state with every ``Head`` replaced by its fields, so states compare by value."""
+    if isinstance(x, Head):
+        return ("Head", *(_canonical(getattr(x, s)) for s in Head.__slots__))
+    if isinstance(x, list | tuple):
+        return type(x)(_canonical(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _canonical(v) for k, v in x.items()}
+    if isinstance(x, set):
+        return sorted(x)
+    return x
+
+
+@pytest.fixture(scope="module")
+def old_split_run() -> vnetsim.RunResult:
+    return vnetsim.simulate(_cfg(), seed=11)
+
+
+def test_a_replay_loads_back_the_exact_saved_state_whatever_it_did() -> None:
+    """Replays of a real batch, each from the saved state: after each the state is the saved
+    one again, and a replay run twice with its key gives the same outcome."""
+    m = build(_cfg(), 11)
+    split = m.runloop
+    assert isinstance(split, SplitRunloop)
+    seen: list[tuple[object, list[int]]] = []
+    real_submit = Runloop.submit  # the plain path: the probe itself never forks
+
+    def probe(self: SplitRunloop, t: float, batch: list, irq: int) -> None:
+        if len(seen) < 5 and any(f.nbuf > 1 for _, f, _ in batch):
+            s0 = self._save()
+            before = _canonical(s0)
+            outcomes = []
+            for j in range(6):
+                outcomes.append(self._replay(t, batch, irq, (10_000 + len(seen), j)))
+                self._load(s0)
+                assert _canonical(self._save()) == before
+            again = [self._replay(t, batch, irq, (10_000 + len(seen), j)) for j in range(1)]
+            self._load(s0)
+            assert again[0] == outcomes[0]
+            assert set(outcomes) <= {CLEAN, CRASH, PENDING}
+            seen.append((before, outcomes))
+        real_submit(self, t, batch, irq)
+
+    split.submit = probe.__get__(split)  # type: ignore[method-assign]
+    m.env.run(until=4.0)
+    assert len(seen) == 5  # seed 11's first five multi-buffer batches come before 4 s
+
+
+def test_a_replay_changes_nothing_outside_the_driver_state() -> None:
+    """The application, the host and the counters see only the applied replay: a replay and a
+    reload leave the counters and the SimPy queue as they were."""
+    m = build(_cfg(), 12)
+    split = m.runloop
+    assert isinstance(split, SplitRunloop)
+    checked = []
+    real_submit = Runloop.submit  # the plain path: the probe itself never forks
+
+    def probe(self: SplitRunloop, t: float, batch: list, irq: int) -> None:
+        if not checked and any(f.nbuf > 1 for _, f, _ in batch):
+            s0 = self._save()
+            counters = save_counters(m.counters)
+            queued = len(m.env._queue)  # type: ignore[attr-defined]
+            served = m.app.requests_served
+            self._replay(t, batch, irq, (20_000, 0))
+            assert len(m.env._queue) == queued  # type: ignore[attr-defined]
+            assert m.app.requests_served == served
+            self._load(s0)
+            assert save_counters(m.counters) == counters
+            checked.append(True)
+        real_submit(self, t, batch, irq)
+
+    split.submit = probe.__get__(split)  # type: ignore[method-assign]
+    m.env.run(until=4.0)
+    assert checked
+
+
+def test_a_split_run_is_reproducible(old_split_run: vnetsim.RunResult) -> None:
+    again = vnetsim.simulate(_cfg(), seed=11)
+    a, b = old_split_run.to_dict(), again.to_dict()
+    for key in a:
+        if key == "wall_time_s":
+            continue
+        va, vb = a[key], b[key]
+        assert va == vb or (isinstance(va, float) and math.isnan(va) and math.isnan(vb)), key
+
+
+def test_the_old_driver_has_batches_that_start_outages(old_split_run: vnetsim.RunResult) -> None:
+    r = old_split_run
+    series = json.loads(r.split_series)
+    assert r.estimator == "split"
+    assert r.split_batches == len(series) > 0
+    assert r.split_replays == 8 * len(series)
+    times = [t for t, _, _ in series]
+    assert times == sorted(times)
+    assert all(0.0 < t <= 8.0 for t in times)
+    for _, p, k in series:
+        assert k == 8
+        assert p * k == pytest.approx(round(p * k))  # a count of failed replays over K
+    assert any(p > 0 for _, p, _ in series)
+    assert r.split_survival == pytest.approx(float(np.prod([1 - p for _, p, _ in series])))
+    assert r.split_zero_batches == sum(1 for _, p, _ in series if p == 0)
+    # one failing replay was continued after its outage, with its weight and its cause
+    assert r.split_failed_cause in {"swallow", "crash", "deadlock", "ring_dry", "unknown"}
+    assert 0.0 < r.split_failed_weight <= 1.0
+    # the continuing path is a survivor: the plain detector saw nothing
+    assert not r.event_observed
+
+
+def test_the_fixed_driver_never_fails_a_replay() -> None:
+    r = vnetsim.simulate(_cfg('driver.design="new"', horizon=3.0, replays=4), seed=3)
+    assert r.split_batches > 0
+    assert r.split_zero_batches == r.split_batches
+    assert r.split_pending == 0
+    assert r.split_survival == 1.0
+    assert math.isnan(r.split_failed_weight)
+
+
+def test_a_plain_run_reports_no_split_fields() -> None:
+    r = vnetsim.simulate(_cfg('run.estimator="plain"', horizon=0.5), seed=3)
+    assert r.estimator == "plain"
+    assert r.split_batches == 0
+    assert r.split_series == ""
+    assert math.isnan(r.split_survival)
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ('run.estimator="splt"', "run.estimator"),
+        ("run.split_replays=0", "run.split_replays"),
+        ("run.split_follow_s=0", "run.split_follow_s"),
+    ],
+)
+def test_bad_split_settings_are_refused_naming_the_field(override: str, field: str) -> None:
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        _cfg(override)
+
+
+def _seeded(cfg: vnetsim.ScenarioConfig, arm: int, i: int) -> vnetsim.RunResult:
+    return vnetsim.simulate(cfg, seed=np.random.SeedSequence(77, spawn_key=(arm, i)))
+
+
+def _alive(r: vnetsim.RunResult, t: float) -> float:
+    return 0.0 if r.event_observed and r.duration_s <= t else 1.0
+
+
+@pytest.mark.slow
+def test_split_and_plain_estimates_of_survival_agree() -> None:
+    """A small version of experiments/validate_split.py on one stressed scenario.
+
+    At t = 2.5 s and 5 s, plain runs estimate S(t) by a binomial fraction and split runs by the
+    mean of their conditional curves. Both are unbiased, so their difference has mean 0 and
+    standard error sqrt(se_plain^2 + se_split^2); the test allows 3 of them (two-sided
+    p = 0.003 per time under the null).
+    """
+    base = (
+        'driver.design="old"',
+        "workload.http_connections=32",
+        "run.horizon_s=5",
+        "run.recovery_horizon_s=1",
+    )
+    cfg = vnetsim.preset("nanos-2099").with_overrides(base)
+    plain = [_seeded(cfg, 0, i) for i in range(60)]
+    scfg = cfg.with_overrides(['run.estimator="split"', "run.split_replays=16"])
+    split = [_seeded(scfg, 1, i) for i in range(12)]
+    for t in (2.5, 5.0):
+        x = np.array([_alive(r, t) for r in plain])
+        # a split run's curve, times its own path's survival (an outage no batch started)
+        s = np.array(
+            [
+                _alive(r, t)
+                * np.prod([1 - p for tt, p, _ in json.loads(r.split_series) if tt <= t])
+                for r in split
+            ]
+        )
+        se = math.sqrt(x.var(ddof=1) / len(x) + s.var(ddof=1) / len(s))
+        assert abs(x.mean() - s.mean()) <= 3 * se + 1e-9, (t, x.mean(), s.mean(), se)
