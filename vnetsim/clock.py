@@ -34,6 +34,21 @@ def call_at(env: simpy.Environment, t: float, fn: Callable[..., Any], *args: Any
     callbacks.append(_fire)
 
 
+def wait_until(env: simpy.Environment, t: float) -> simpy.events.ProcessGenerator:
+    """Yield timeouts that end at exactly ``t`` (``yield from`` it inside a process).
+
+    ``env.timeout(t - env.now)`` lands on ``env.now + (t - env.now)``, which can miss ``t`` by
+    an ulp. The difference is exact when ``env.now >= t / 2`` (Sterbenz's lemma), so the wait
+    hops through ``t / 2**k`` (exact halvings) until that holds: one hop in practice.
+    """
+    targets = [t]
+    now = env.now
+    while now > 0.0 and targets[-1] > 2.0 * now and targets[-1] * 0.5 > now:
+        targets.append(targets[-1] * 0.5)
+    for x in reversed(targets):
+        yield env.timeout(x - env.now)
+
+
 class Signal:
     """A callback list: parts subscribe when they are built, the owner fires it once or often.
 

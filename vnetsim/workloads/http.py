@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import simpy
 
-from vnetsim.clock import call_at
+from vnetsim.clock import call_at, wait_until
 from vnetsim.frames import HTTP_REQUEST, TCP_ACK, TCP_RST, TCP_SYN, Frame
 from vnetsim.rng import Draws
 from vnetsim.workloads.registry import PeerContext, register_peer
@@ -105,18 +105,50 @@ class HttpClients:
 
     # -- offered load ------------------------------------------------------------------
     def _arrive(self) -> simpy.events.ProcessGenerator:
-        env, draws, sizes, conns = self.env, self._arrivals, self._sizes, self.conns
-        mean_gap = 1.0 / self.rate
+        """Poisson arrivals over the connections.
+
+        An arrival that does not write at once (its connection is down, still connecting, or
+        busy with an earlier batch) only counts or queues, so while no other event comes first
+        it is handled here without an event of its own ("pulled"): a blackout, when no
+        connection is up, then costs almost nothing. The draws come in the same order from
+        the same streams, and the next scheduled arrival lands at exactly its own time.
+        """
+        env, draws, sizes, conns, c = self.env, self._arrivals, self._sizes, self.conns, self.c
+        exp, uniform, size_u = draws.exp, draws.uniform, sizes.uniform
+        queue_deadline = self.inflight.append
+        mean_gap, timeout = 1.0 / self.rate, self.timeout
+        lo, span = self.body_lo, self.body_span
         n = len(conns)
+        t = env.now
         while True:
-            yield env.timeout(draws.exp() * mean_gap)
-            conn = conns[min(int(draws.uniform() * n), n - 1)]
-            req = Request(conn, env.now, self.body_lo + int(sizes.uniform() * self.body_span))
+            # Nothing happens before ``limit``, so a connection's state at ``t < limit`` is now's.
+            limit = env.peek()
+            refused = 0
+            while True:
+                delay = exp() * mean_gap
+                conn = conns[min(int(uniform() * n), n - 1)]
+                body = lo + int(size_u() * span)
+                t_prev, t = t, t + delay
+                state = conn.state
+                if t >= limit or (state == UP and not conn.outstanding):
+                    break
+                if state == DOWN:
+                    refused += 1  # refused at once: the connection is down
+                else:
+                    req = Request(conn, t, body)
+                    conn.queue.append(req)
+                    queue_deadline((t + timeout, req))
+            c.http_timeouts += refused
+            if t_prev == env.now:
+                yield env.timeout(delay)  # lands on env.now + delay == t
+            else:
+                yield from wait_until(env, t)
             if conn.state == DOWN:
-                self.c.http_timeouts += 1  # refused at once: the connection is down
+                c.http_timeouts += 1
                 continue
+            req = Request(conn, t, body)
             conn.queue.append(req)
-            self.inflight.append((req.t_arrival + self.timeout, req))
+            queue_deadline((t + timeout, req))
             if conn.state == UP and not conn.outstanding:
                 self._write_batch(conn)
 
