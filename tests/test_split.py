@@ -214,3 +214,37 @@ def test_split_and_plain_estimates_of_survival_agree() -> None:
         )
         se = math.sqrt(x.var(ddof=1) / len(x) + s.var(ddof=1) / len(s))
         assert abs(x.mean() - s.mean()) <= 3 * se + 1e-9, (t, x.mean(), s.mean(), se)
+
+
+def _split_row(ps: list[float], duration: float = 10.0, survival: float | None = None) -> dict:
+    s = float(np.prod([1 - p for p in ps])) if survival is None else survival
+    series = json.dumps([[1.0 + i, p, 8] for i, p in enumerate(ps)])
+    return {
+        "estimator": "split",
+        "error": "",
+        "event_observed": False,
+        "duration_s": duration,
+        "split_stopped_s": float("nan"),
+        "split_survival": s,
+        "split_series": series,
+    }
+
+
+def test_early_stopping_on_split_rows_uses_the_hazard_interval_over_runs() -> None:
+    from vnetsim.sweep.runner import stop_point
+
+    same = [_split_row([0.25, 0.125]) for _ in range(10)]  # no spread: zero-width interval
+    assert stop_point(same, None, 0.01)
+    assert not stop_point(same[:9], None, 0.01)  # fewer than 10 runs: never
+    immune = [_split_row([0.0, 0.0, 0.0]) for _ in range(50)]
+    assert not stop_point(immune, None, 10.0)  # a zero hazard has no relative interval
+    # spread around the same mean: the relative 95 % width is 2·1.96·sd/(mean·sqrt(n))
+    narrow = [_split_row([0.3 if i % 2 else 0.2]) for i in range(20)]
+    wide = [_split_row([0.5 if i % 2 else 0.0]) for i in range(20)]
+    width = 2 * 1.96 * 0.05 * math.sqrt(20 / 19) / (0.25 * math.sqrt(20))  # ≈ 0.18
+    assert stop_point(narrow, None, width * 1.05)
+    assert not stop_point(narrow, None, width * 0.95)
+    assert not stop_point(wide, None, width * 1.05)
+    # min_events counts expected outages, Σ(1 − Ŝ)
+    assert stop_point([_split_row([0.5])] * 4, 2, None)
+    assert not stop_point([_split_row([0.5])] * 3, 2, None)

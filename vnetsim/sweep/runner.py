@@ -9,6 +9,8 @@ with every finished run safe on disk.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -80,10 +82,16 @@ def task_args(spec: SweepSpec, task: Task) -> TaskArgs:
 def stop_point(rows: list[Row], min_events: int | None, target_ci_width: float | None) -> bool:
     """Early-stop rule on a point's completed replicate prefix.
 
-    Stop once the point has ``min_events`` outages, or once the exact (chi-square) 95 %
-    interval of its constant hazard is at most ``target_ci_width`` times the estimate.
+    Plain rows: stop once the point has ``min_events`` outages, or once the exact (chi-square)
+    95 % interval of its constant hazard is at most ``target_ci_width`` times the estimate.
+    Split rows (``estimator == "split"``): the same rules on the expected outages Σ(1 − Ŝ) and
+    on the hazard per simulated second Σp̂ / Σexposure, whose 95 % interval is the normal one
+    of a ratio estimator over runs (runs are independent; the p̂ within a run are not), used
+    from 10 runs on. A point whose replays never fail never stops early.
     """
     ok = [r for r in rows if not r.get("error")]
+    if ok and all(r.get("estimator") == "split" for r in ok):
+        return _stop_split(ok, min_events, target_ci_width)
     events = sum(bool(r["event_observed"]) for r in ok)
     if min_events is not None and events >= min_events:
         return True
@@ -96,6 +104,34 @@ def stop_point(rows: list[Row], min_events: int | None, target_ci_width: float |
         if (hi - lo) / (events / exposure) <= target_ci_width:
             return True
     return False
+
+
+SPLIT_MIN_RUNS = 10  # below this the normal interval of a ratio over runs is not trusted
+
+
+def split_exposure(row: Row) -> float:
+    """Seconds a split run's own path was observed: to its end, or to where Ŝ reached 0."""
+    stopped = float(row.get("split_stopped_s", math.nan))
+    return stopped if math.isfinite(stopped) else float(row["duration_s"])
+
+
+def _stop_split(rows: list[Row], min_events: int | None, target_ci_width: float | None) -> bool:
+    expected = sum(1.0 - float(r["split_survival"]) for r in rows)
+    if min_events is not None and expected >= min_events:
+        return True
+    n = len(rows)
+    if target_ci_width is None or n < SPLIT_MIN_RUNS:
+        return False
+    h = np.array([sum(p for _, p, _ in json.loads(str(r["split_series"]))) for r in rows])
+    e = np.array([split_exposure(r) for r in rows])
+    rate = h.sum() / e.sum()
+    if rate <= 0.0:
+        return False
+    # delta method for a ratio of sums: var ≈ Σ(h - rate·e)² / (n(n-1)) / ē²
+    se = math.sqrt(float(((h - rate * e) ** 2).sum()) / (n * (n - 1))) / float(e.mean())
+    from scipy.stats import norm
+
+    return 2 * float(norm.ppf(0.975)) * se / rate <= target_ci_width
 
 
 # -- progress --------------------------------------------------------------------------
