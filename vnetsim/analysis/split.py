@@ -731,15 +731,16 @@ def _perm_pvalue(
     observed = float(absolute(ia, ib, axis=0))
     if n_perm <= 0 or math.isnan(observed):
         return _NAN
-    res = stats.permutation_test(
-        (ia, ib),
-        absolute,
-        permutation_type="independent",
-        vectorized=True,
-        n_resamples=n_perm,
-        alternative="greater",
-        rng=rng,
-    )
+    with np.errstate(invalid="ignore"):  # inf - inf in scipy's tolerance when |stat| = inf
+        res = stats.permutation_test(
+            (ia, ib),
+            absolute,
+            permutation_type="independent",
+            vectorized=True,
+            n_resamples=n_perm,
+            alternative="greater",
+            rng=rng,
+        )
     if math.isfinite(observed):
         return float(res.pvalue)
     # |stat| = inf (one group has no failure at all): scipy's relative tolerance is inf·eps
