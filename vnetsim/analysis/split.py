@@ -689,9 +689,17 @@ def split_summary(
         an outage of their own), ``stopped_runs`` (every replay of a batch failed),
         ``exposure_s`` (Σ exposure);
         ``hazard_per_batch`` = Σp̂ / Σbatches and ``hazard_per_hour`` = 3600·Σp̂ / Σexposure
-        (expected outage starts per split batch, per hour at risk; outages not started by a
-        split batch, ``own_outages``, are not in them), each with ``_ci_lower``/``_ci_upper``
-        (ratio of sums over resampled runs); ``batches_per_hour``;
+        (expected outage starts per split batch, per hour at risk, along the parent paths,
+        every path counted alike; outages not started by a split batch, ``own_outages``, are
+        not in them), each with ``_ci_lower``/``_ci_upper`` (ratio of sums over resampled
+        runs); ``batches_per_hour``;
+        ``outage_rate_per_hour`` = 3600·Σ(1 − S_r(h_r)) / Σ∫₀^{h_r} S_r (expected outages over
+        expected time at risk, each run to its horizon h_r) with ``_ci_lower``/``_ci_upper``:
+        the split estimate of a plain table's events / exposure
+        (:func:`vnetsim.analysis.survival.summary`'s ``hazard_per_h``). It weights each path
+        by its survival: the same as ``hazard_per_hour`` (in expectation) for a constant hazard, below it when the
+        hazard differs between paths or grows over time, above it when the hazard falls
+        (docs/split-statistics.md);
         ``tau_s``, ``runs_tau``, ``survival_tau`` = S̄(τ) and ``rmst_s`` = ∫₀^τ S̄ (the mean of
         the runs' RMST_r(τ)), with intervals (``survival_tau_ci_lower``/``_upper``,
         ``rmst_ci_lower_s``/``rmst_ci_upper_s``);
