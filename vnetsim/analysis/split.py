@@ -697,9 +697,9 @@ def split_summary(
         expected time at risk, each run to its horizon h_r) with ``_ci_lower``/``_ci_upper``:
         the split estimate of a plain table's events / exposure
         (:func:`vnetsim.analysis.survival.summary`'s ``hazard_per_h``). It weights each path
-        by its survival: the same as ``hazard_per_hour`` (in expectation) for a constant hazard, below it when the
-        hazard differs between paths or grows over time, above it when the hazard falls
-        (docs/split-statistics.md);
+        by its survival: in expectation the same as ``hazard_per_hour`` for a constant
+        hazard, below it when the hazard differs between paths or grows over time, above it
+        when the hazard falls (docs/split-statistics.md);
         ``tau_s``, ``runs_tau``, ``survival_tau`` = S̄(τ) and ``rmst_s`` = ∫₀^τ S̄ (the mean of
         the runs' RMST_r(τ)), with intervals (``survival_tau_ci_lower``/``_upper``,
         ``rmst_ci_lower_s``/``rmst_ci_upper_s``);
