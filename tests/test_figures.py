@@ -560,7 +560,9 @@ def full_tables() -> dict[str, pd.DataFrame]:
 
 def test_figures_registry_declares_each_figure_and_its_needs() -> None:
     by_name = {spec.name: spec for spec in FIGURES}
-    assert list(by_name) == ["km", "rmst_vs_smp", "p_outage_heatmap", "blackout"]
+    assert list(by_name) == ["km", "rmst_vs_smp", "p_outage_heatmap", "blackout", "split_survival"]
+    assert by_name["split_survival"].estimator == "split"
+    assert by_name["split_survival"].table == "split_curves"
     assert by_name["km"].axes == ()
     assert by_name["km"].table == "km"
     assert set(by_name["p_outage_heatmap"].axes) == {"smp", "load_rps", "design"}

@@ -248,3 +248,37 @@ def test_early_stopping_on_split_rows_uses_the_hazard_interval_over_runs() -> No
     # min_events counts expected outages, Σ(1 − Ŝ)
     assert stop_point([_split_row([0.5])] * 4, 2, None)
     assert not stop_point([_split_row([0.5])] * 3, 2, None)
+
+
+def test_a_split_sweep_is_analysed_and_drawn_with_the_split_tables(tmp_path, capsys) -> None:
+    """``vnetsim sweep / analyze / figures`` on split rows: split tables, not Kaplan–Meier."""
+    from pathlib import Path
+
+    from vnetsim.cli import main
+
+    sweep = tmp_path / "s.toml"
+    sweep.write_text(
+        'name = "t"\nbase = "nanos-2099"\nreplicates = 2\nroot_seed = 5\n'
+        'horizon_s = 3\n[set]\n"workload.http_connections" = 32\n'
+        '"run.recovery_horizon_s" = 1\n"run.estimator" = "split"\n'
+        '"run.split_replays" = 4\n[axes]\ndesign = ["old", "new"]\n'
+    )
+    out = tmp_path / "out"
+    assert main(["sweep", str(sweep), "--out", str(out), "--workers", "1", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["analyze", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "split-estimator runs" in text
+    assert "Kaplan" not in text  # a split run's own path is conditioned: no KM of it
+    for name in ("split_summary", "split_curves", "split_compare"):
+        assert (out / "analysis" / f"{name}.csv").exists()
+    assert not (out / "analysis" / "km.csv").exists()
+    import pandas as pd
+
+    summary = pd.read_csv(out / "analysis" / "split_summary.csv").set_index("design")
+    assert summary.loc["new", "hazard_per_batch"] == 0.0
+    assert summary.loc["new", "p_batch_upper"] > 0.0  # the zero-failure bound
+    assert summary.loc["new", "runs"] == summary.loc["old", "runs"] == 2
+    assert main(["figures", str(out)]) == 0
+    names = {Path(p).name for p in capsys.readouterr().out.split()}
+    assert {"split_survival.png", "split_survival.pdf"} <= names

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from vnetsim.analysis import survival
@@ -45,18 +46,82 @@ def compare_axis(axes: Sequence[str]) -> str:
     return "design" if "design" in axes or not axes else axes[0]
 
 
+SPLIT_SEED = 2099  # bootstrap and permutation seed of the split tables (reproducible tables)
+SPLIT_GRID_POINTS = 101
+SPLIT_SUMMARY_COLUMNS = (
+    "runs",
+    "batches",
+    "replays",
+    "zero_batches",
+    "hazard_per_batch",
+    "hazard_per_batch_ci_lower",
+    "hazard_per_batch_ci_upper",
+    "outage_rate_per_hour",
+    "outage_rate_per_hour_ci_lower",
+    "outage_rate_per_hour_ci_upper",
+    "survival_tau",
+    "survival_tau_ci_lower",
+    "survival_tau_ci_upper",
+    "rmst_s",
+    "p_batch_upper",
+    "hazard_per_hour_upper",
+)
+
+
+def split_rows(runs: pd.DataFrame) -> pd.Series:
+    """Which rows are split-estimator runs (``estimator == "split"``)."""
+    if "estimator" not in runs.columns:
+        return pd.Series(False, index=runs.index)
+    return runs["estimator"].eq("split")
+
+
 def analyze(
     sweep: LoadedSweep, *, times_s: Sequence[float] = DEFAULT_TIMES_S
 ) -> dict[str, pd.DataFrame]:
     """Survival tables of a sweep, grouped by its axes (pure: writes nothing).
 
-    P(outage) is reported at ``times_s`` and at the sweep's horizon.  ``ConfigError`` if the
-    sweep has no runs yet.
+    Plain runs give the Kaplan–Meier tables (``survival.analyze``), with P(outage) at
+    ``times_s`` and at the sweep's horizon. Split-estimator runs give ``split_summary``,
+    ``split_curves`` (on a grid of the horizon plus ``times_s``) and, when the compared axis
+    has two or more values, ``split_compare`` (``vnetsim.analysis.split``); a split run's own
+    path is conditioned on surviving, so it never enters the Kaplan–Meier tables.
+    ``ConfigError`` if the sweep has no runs yet.
     """
     if sweep.runs.empty:
         raise ConfigError(f"{sweep.path}: no finished runs to analyse")
     times = tuple(sorted({*map(float, times_s), sweep.horizon_s} - {0.0}))
-    return survival.analyze(sweep.runs, sweep.axes, compare=compare_axis(sweep.axes), times_s=times)
+    is_split = split_rows(sweep.runs)
+    plain, split = sweep.runs[~is_split], sweep.runs[is_split]
+    compare = compare_axis(sweep.axes)
+    tables: dict[str, pd.DataFrame] = {}
+    if not plain.empty:
+        tables.update(survival.analyze(plain, sweep.axes, compare=compare, times_s=times))
+    if not split.empty:
+        tables.update(_split_tables(split, sweep.axes, compare, sweep.horizon_s, times))
+    return tables
+
+
+def _split_tables(
+    runs: pd.DataFrame,
+    axes: Sequence[str],
+    compare: str,
+    horizon_s: float,
+    times: Sequence[float],
+) -> dict[str, pd.DataFrame]:
+    from vnetsim.analysis import split as sp
+
+    by = list(axes)
+    horizon = horizon_s or float(runs["horizon_s"].max())
+    grid = np.union1d(
+        np.linspace(0.0, horizon, SPLIT_GRID_POINTS), [t for t in times if t <= horizon]
+    )
+    out = {
+        "split_summary": sp.split_summary(runs, by, seed=SPLIT_SEED),
+        "split_curves": sp.split_curves(runs, by, times=grid, seed=SPLIT_SEED),
+    }
+    if compare in by and runs[compare].nunique() > 1:
+        out["split_compare"] = sp.split_compare(runs, by, compare=compare, seed=SPLIT_SEED)
+    return out
 
 
 def write_tables(tables: Mapping[str, pd.DataFrame], directory: str | Path) -> list[Path]:
@@ -88,11 +153,8 @@ def analyze_dir(
 
 
 def format_summary(tables: dict[str, pd.DataFrame], by: list[str], horizon_s: float = 900.0) -> str:
-    """The summary table (one row per group) and the log-rank tests, as text."""
-    s = tables["summary"]
-    p_col = "p_outage_900s" if horizon_s >= 900 else survival.p_outage_column(horizon_s)
-    names = [p_col if c == "p_outage_900s" else c for c in SUMMARY_COLUMNS]
-    cols = [c for c in (*by, *names) if c in s.columns]
+    """The summary tables (one row per group) and the tests between groups, as text."""
+    parts = []
     with pd.option_context(
         "display.width",
         200,
@@ -101,11 +163,30 @@ def format_summary(tables: dict[str, pd.DataFrame], by: list[str], horizon_s: fl
         "display.float_format",
         lambda v: f"{v:.4g}",
     ):
-        text = s[cols].to_string(index=False)
-        if "logrank" in tables and not tables["logrank"].empty:
-            text += f"\n\nlog-rank tests between values of {compare_axis(by)}:\n"
-            text += tables["logrank"].to_string(index=False)
-    return text
+        if "summary" in tables:
+            s = tables["summary"]
+            p_col = "p_outage_900s" if horizon_s >= 900 else survival.p_outage_column(horizon_s)
+            names = [p_col if c == "p_outage_900s" else c for c in SUMMARY_COLUMNS]
+            cols = [c for c in (*by, *names) if c in s.columns]
+            parts.append("plain runs (Kaplan–Meier):\n" + s[cols].to_string(index=False))
+            if "logrank" in tables and not tables["logrank"].empty:
+                parts.append(
+                    f"log-rank tests between values of {compare_axis(by)}:\n"
+                    + tables["logrank"].to_string(index=False)
+                )
+        if "split_summary" in tables:
+            s = tables["split_summary"]
+            cols = [c for c in (*by, *SPLIT_SUMMARY_COLUMNS) if c in s.columns]
+            parts.append(
+                "split-estimator runs (mean conditional survival, bootstrap over runs):\n"
+                + s[cols].to_string(index=False)
+            )
+        if "split_compare" in tables and not tables["split_compare"].empty:
+            parts.append(
+                f"split comparisons between values of {compare_axis(by)}:\n"
+                + tables["split_compare"].to_string(index=False)
+            )
+    return "\n\n".join(parts)
 
 
 @dataclass

@@ -11,7 +11,8 @@ there is no global figure state and no interactive backend.  Only :func:`save_fi
 Figures
 -------
 km_figure / kmplot
-    Kaplan–Meier curves with 95 % bands and censoring marks, one curve per hue value.
+    Kaplan–Meier curves with 95 % bands and censoring marks, one curve per hue value; the
+    same layout draws the split estimator's mean conditional curves (``split_survival``).
 time_to_outage_vs_smp / rmstplot
     RMST (or median) time to outage against SMP on a log time axis, one line per load.
 outage_probability_heatmap / heatmapplot
@@ -80,6 +81,21 @@ def _draw_km(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
     return out
 
 
+def _draw_split(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
+    # The Kaplan–Meier figure's layout, on the split estimator's mean conditional curves
+    # (no censoring marks: every run is observed to the horizon or to Ŝ = 0).
+    curves = tables["split_curves"]
+    empty = curves.iloc[0:0][[c for c in curves.columns if c in (*sweep.axes, "time_s")]]
+    split_tables = {"km": curves, "censor": empty.assign(survival=[])}
+    out = []
+    for stem, fig in _draw_km(sweep, split_tables):
+        for ax in fig.axes:
+            if ax.get_ylabel():
+                ax.set_ylabel("P(no outage), split estimator")
+        out.append((stem.replace("km", "split_survival", 1), fig))
+    return out
+
+
 def _draw_rmst(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
     fig = time_to_outage_vs_smp(tables["summary"], x="smp", hue="load_rps", facet="design")
     return [("rmst_vs_smp", fig)]
@@ -133,6 +149,15 @@ FIGURES: tuple[FigureSpec, ...] = (
         needs_hue=True,
         columns=("event_observed", "recovered", "blackout_s"),
     ),
+    FigureSpec(
+        "split_survival",
+        "Split estimator: mean conditional survival with 95 % bootstrap bands over runs, laid "
+        "out like the Kaplan–Meier figure",
+        table="split_curves",
+        draw=_draw_split,
+        columns=("time_s", "survival", "ci_lower", "ci_upper"),
+        estimator="split",
+    ),
 )
 """Every figure of a sweep, in drawing order."""
 
@@ -144,10 +169,13 @@ def draw_all(
 
     ``tables`` are the survival tables of the sweep (``report.analyze``).  Nothing is
     written; the result holds the figures with their file stems and, per skipped figure, the
-    reason (naming the missing axis or column).
+    reason (naming the missing axis or column). Figures of an estimator the sweep did not use
+    are left out silently.
     """
     drawn = DrawnFigures()
     for spec in figures:
+        if not spec.offered(sweep):
+            continue  # a plain figure of a split sweep, or the other way round
         reason = spec.unmet(sweep, tables)
         if reason is not None:
             drawn.skipped[spec.name] = reason

@@ -54,6 +54,15 @@ class FigureSpec:
     """Whether it needs a colour axis (see :func:`hue_axis`)."""
     columns: tuple[str, ...] | Callable[[LoadedSweep], tuple[str, ...]] = ()
     """Columns of the table that must be present and hold at least one value."""
+    estimator: str = "plain"
+    """The runs it draws (``run.estimator``); a sweep without such runs does not offer it."""
+
+    def offered(self, sweep: LoadedSweep) -> bool:
+        """Whether the sweep has runs of this figure's estimator at all."""
+        runs = sweep.runs
+        if "estimator" not in runs.columns:
+            return self.estimator == "plain"
+        return bool(runs["estimator"].fillna("plain").eq(self.estimator).any())
 
     def required_columns(self, sweep: LoadedSweep) -> tuple[str, ...]:
         return self.columns(sweep) if callable(self.columns) else self.columns
