@@ -128,11 +128,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         replace=args.replace,
     )
     ok = df[df["error"] == ""] if not df.empty else df
-    print(
-        f"{spec.name}: {len(df)} runs in {args.out} ({int(ok['event_observed'].sum())} "
-        f"outages, {int((~ok['event_observed'].astype(bool)).sum())} censored, "
-        f"{len(df) - len(ok)} errors)"
+    split = ok["estimator"].eq("split") if "estimator" in ok.columns else ok["error"].ne("")
+    plain = ok[~split]
+    counts = (
+        f"{int(plain['event_observed'].sum())} outages, "
+        f"{int((~plain['event_observed'].astype(bool)).sum())} censored"
     )
+    if split.any():  # a split run's own path survives by construction: count what it measured
+        expected = float((1.0 - ok.loc[split, "split_survival"].astype(float)).sum())
+        counts += f", {int(split.sum())} split runs with {expected:.3g} expected outages"
+    print(f"{spec.name}: {len(df)} runs in {args.out} ({counts}, {len(df) - len(ok)} errors)")
     return 0
 
 

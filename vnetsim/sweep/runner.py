@@ -141,7 +141,7 @@ class Progress:
 
     total: int
     done: int = 0
-    outages: int = 0
+    outages: float = 0  # a split run adds its expected outages, 1 - Ŝ
     censored: int = 0
     errors: int = 0
 
@@ -149,6 +149,8 @@ class Progress:
         self.done += 1
         if row.get("error"):
             self.errors += 1
+        elif row.get("estimator") == "split":
+            self.outages += 1.0 - float(row.get("split_survival", 1.0))  # expected outages
         elif row.get("event_observed"):
             self.outages += 1
         else:
@@ -267,7 +269,7 @@ def run_sweep(
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(
-                        outages=prog.outages,
+                        outages=f"{prog.outages:.3g}",
                         censored=prog.censored,
                         errors=prog.errors,
                         refresh=False,
