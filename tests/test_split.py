@@ -282,3 +282,12 @@ def test_a_split_sweep_is_analysed_and_drawn_with_the_split_tables(tmp_path, cap
     assert main(["figures", str(out)]) == 0
     names = {Path(p).name for p in capsys.readouterr().out.split()}
     assert {"split_survival.png", "split_survival.pdf"} <= names
+
+
+def test_the_summary_of_a_split_run_says_what_it_measured(
+    old_split_run: vnetsim.RunResult,
+) -> None:
+    text = old_split_run.summary()
+    assert "(censored)" not in text  # its own path survives by construction
+    assert f"{old_split_run.split_batches} multi-buffer batches x 8 replays" in text
+    assert "first failing replay (weight" in text

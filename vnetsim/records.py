@@ -8,6 +8,7 @@ lifelines vocabulary (``duration_s``, ``event_observed``): every counter plus it
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -143,6 +144,24 @@ class RunResult(Counters):
             d["trace"] = [list(e) for e in self.trace]
         return d
 
+    def _split_summary(self) -> str:
+        line = (
+            f"split estimator: {self.split_batches} multi-buffer batches x "
+            f"{self.split_replays // max(self.split_batches, 1)} replays, "
+            f"S({self.horizon_s:g} s) = {self.split_survival:.4g}"
+            f" ({self.split_zero_batches} batches with no failing replay; "
+            f"{self.split_pending} replays followed, {self.split_unresolved} unresolved, "
+            f"{self.split_inherited} batches inherited)"
+        )
+        if self.split_failed_cause:
+            line += (
+                f"\nfirst failing replay (weight {self.split_failed_weight:.3g}): outage at "
+                f"{_fmt_s(self.split_failed_onset_s)} ({self.split_failed_cause}), "
+                + ("recovered" if self.split_failed_recovered else "not recovered")
+                + f" after {_fmt_s(self.split_failed_blackout_s)} of blackout"
+            )
+        return line
+
     def summary(self) -> str:
         if self.event_observed:
             head = f"RX outage after {self.duration_s:.1f} s (cause: {self.cause}); " + (
@@ -152,6 +171,10 @@ class RunResult(Counters):
             )
         else:
             head = f"no outage within {self.horizon_s:g} s (censored)"
+        if self.estimator == "split":
+            if not self.event_observed:
+                head = f"own path: no outage within {self.horizon_s:g} s (it goes on as a survivor)"
+            head += "\n" + self._split_summary()
         lines = [
             f"{self.scenario}: design {self.design}, {self.smp} vCPU, seed {self.seed}",
             head,
@@ -171,6 +194,10 @@ class RunResult(Counters):
             f"simulated {self.sim_time_s:.1f} s in {self.wall_time_s:.1f} s wall",
         ]
         return "\n".join(lines)
+
+
+def _fmt_s(x: float) -> str:
+    return f"{x:.1f} s" if math.isfinite(x) else "none"
 
 
 COUNTER_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Counters))
