@@ -238,10 +238,16 @@ def test_early_stopping_on_split_rows_uses_the_hazard_interval_over_runs() -> No
     assert not stop_point(same[:9], None, 0.01)  # fewer than 10 runs: never
     immune = [_split_row([0.0, 0.0, 0.0]) for _ in range(50)]
     assert not stop_point(immune, None, 10.0)  # a zero hazard has no relative interval
-    # spread around the same mean: the relative 95 % width is 2·1.96·sd/(mean·sqrt(n))
+    # One batch at t = 1 s in a 10 s run: expected outages h = p, time at risk e = 1 + 9(1 − p).
+    # The ratio estimator's relative 95 % width: 2·1.96·se/rate with
+    # rate = Σh/Σe and se = sqrt(Σ(h − rate·e)² / (n(n − 1))) / ē.
     narrow = [_split_row([0.3 if i % 2 else 0.2]) for i in range(20)]
     wide = [_split_row([0.5 if i % 2 else 0.0]) for i in range(20)]
-    width = 2 * 1.96 * 0.05 * math.sqrt(20 / 19) / (0.25 * math.sqrt(20))  # ≈ 0.18
+    h = np.array([0.3 if i % 2 else 0.2 for i in range(20)])
+    e = 1 + 9 * (1 - h)
+    rate = h.sum() / e.sum()
+    se = math.sqrt(((h - rate * e) ** 2).sum() / (20 * 19)) / e.mean()
+    width = 2 * 1.959964 * se / rate
     assert stop_point(narrow, None, width * 1.05)
     assert not stop_point(narrow, None, width * 0.95)
     assert not stop_point(wide, None, width * 1.05)

@@ -336,9 +336,19 @@ def test_compare_very_different_groups_and_hand_values():
     a, b = runs[runs["design"] == "a"], runs[runs["design"] == "b"]
     s_a, s_b = a["split_survival"].mean(), b["split_survival"].mean()
     assert c["cumhaz_diff"] == pytest.approx(-math.log(s_a) + math.log(s_b))
-    p_a = sum(p for s in a["split_series"] for _, p, _ in json.loads(s))
-    p_b = sum(p for s in b["split_series"] for _, p, _ in json.loads(s))
-    assert c["hazard_ratio"] == pytest.approx((p_a / 100) / (p_b / 100))  # 10 runs × 10 s each
+    # the outage rate to τ: expected outages over expected time at risk, Σ(1 − S_r) / Σ RMST_r
+    rate = {}
+    for name, g in (("a", a), ("b", b)):
+        lost, area = 0.0, 0.0
+        for text in g["split_series"]:
+            t_prev, surv = 0.0, 1.0
+            for t, p, _ in json.loads(text):
+                area += (t - t_prev) * surv
+                t_prev, surv = t, surv * (1 - p)
+            area += (10.0 - t_prev) * surv
+            lost += 1 - surv
+        rate[name] = lost / area
+    assert c["hazard_ratio"] == pytest.approx(rate["a"] / rate["b"])
     assert c["tau_s"] == 10.0
     assert c["rmst_diff_s"] < 0
     # Complete separation: of the C(20, 10) relabellings only the observed one and its mirror

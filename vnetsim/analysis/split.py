@@ -777,8 +777,10 @@ def _compare_row(
     # (bootstrap, within each group) or relabels (permutation, across groups) whole runs.
     s = np.concatenate([s_a, s_b])
     rm = np.concatenate([rm_a, rm_b])
-    p = np.array([r.p.sum() for r in [*a, *b]], dtype=float)
-    e = np.array([r.exposure for r in [*a, *b]], dtype=float)
+    # The rate compared is the outage rate to τ, Σ(1 − S_r(τ)) / Σ RMST_r(τ): unlike Σp̂ /
+    # Σexposure it weights each path by its survival, as plain events / exposure does.
+    p = 1.0 - s
+    e = rm
     ia, ib = np.arange(len(a)), len(a) + np.arange(len(b))
 
     def cumhaz_diff(x: np.ndarray, y: np.ndarray, axis: int) -> np.ndarray:
@@ -904,8 +906,9 @@ def split_compare(
         The other ``by`` columns, the ``compare`` column (the level), then ``reference``,
         ``runs``, ``runs_reference``, ``tau_s``; ``cumhaz_diff`` = H_level(τ) − H_ref(τ) with
         H = −log S̄; ``rmst_diff_s`` = RMST_level(τ) − RMST_ref(τ); ``hazard_ratio`` = the
-        level's ``hazard_per_hour`` over the reference's (inf or NaN when the reference has no
-        failed replay; its interval and test are computed on the log ratio). Each with
+        level's outage rate to τ over the reference's, the rate being Σ(1 − S_r(τ)) /
+        Σ RMST_r(τ) (``outage_rate_per_hour`` of ``split_summary`` at τ; inf or NaN when the
+        reference has no failed replay; interval and test on the log ratio). Each with
         ``_ci_lower``/``_ci_upper`` (``rmst_diff_ci_lower_s``/``_upper_s``) and ``_pvalue``
         (two-sided; NaN where the statistic is undefined, e.g. both hazards 0).
     """

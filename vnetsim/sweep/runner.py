@@ -84,10 +84,11 @@ def stop_point(rows: list[Row], min_events: int | None, target_ci_width: float |
 
     Plain rows: stop once the point has ``min_events`` outages, or once the exact (chi-square)
     95 % interval of its constant hazard is at most ``target_ci_width`` times the estimate.
-    Split rows (``estimator == "split"``): the same rules on the expected outages Σ(1 − Ŝ) and
-    on the hazard per simulated second Σp̂ / Σexposure, whose 95 % interval is the normal one
-    of a ratio estimator over runs (runs are independent; the p̂ within a run are not), used
-    from 10 runs on. A point whose replays never fail never stops early.
+    Split rows (``estimator == "split"``): the same rules on the expected outages Σ(1 − S_r)
+    and on the outage rate Σ(1 − S_r) / Σ∫S_r (expected outages over expected time at risk,
+    the analogue of events / exposure), whose 95 % interval is the normal one of a ratio
+    estimator over runs (runs are independent; the p̂ within a run are not), used from 10
+    runs on. A point whose replays never fail never stops early.
     """
     ok = [r for r in rows if not r.get("error")]
     if ok and all(r.get("estimator") == "split" for r in ok):
@@ -115,6 +116,21 @@ def split_exposure(row: Row) -> float:
     return stopped if math.isfinite(stopped) else float(row["duration_s"])
 
 
+def _lost_and_area(row: Row) -> tuple[float, float]:
+    """A split run's expected outages 1 − S_r and expected time at risk ∫ S_r to its end."""
+    end = split_exposure(row)
+    t_prev, surv, area = 0.0, 1.0, 0.0
+    for t, p, _ in json.loads(str(row["split_series"])):
+        if t > end:
+            break
+        area += (t - t_prev) * surv
+        t_prev, surv = t, surv * (1.0 - p)
+    area += (end - t_prev) * surv
+    if row.get("event_observed"):
+        surv = 0.0  # the path's own outage ends it
+    return 1.0 - surv, area
+
+
 def _stop_split(rows: list[Row], min_events: int | None, target_ci_width: float | None) -> bool:
     expected = sum(1.0 - float(r["split_survival"]) for r in rows)
     if min_events is not None and expected >= min_events:
@@ -122,8 +138,8 @@ def _stop_split(rows: list[Row], min_events: int | None, target_ci_width: float 
     n = len(rows)
     if target_ci_width is None or n < SPLIT_MIN_RUNS:
         return False
-    h = np.array([sum(p for _, p, _ in json.loads(str(r["split_series"]))) for r in rows])
-    e = np.array([split_exposure(r) for r in rows])
+    lost_area = np.array([_lost_and_area(r) for r in rows])
+    h, e = lost_area[:, 0], lost_area[:, 1]
     rate = h.sum() / e.sum()
     if rate <= 0.0:
         return False
