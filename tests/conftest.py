@@ -40,6 +40,18 @@ from vnetsim.scenario.run import Census
 from vnetsim.virtio.rxring import RxRing
 from vnetsim.virtio.virtqueue import SplitVirtqueue
 
+
+def pytest_report_header() -> str:
+    """Which build of vnetsim the tests import: the compiled (mypyc) one or the pure one."""
+    import importlib.machinery
+
+    import vnetsim.guest.vcpu
+
+    where = vnetsim.guest.vcpu.__file__ or ""
+    compiled = where.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+    return f"vnetsim build: {'compiled (mypyc)' if compiled else 'pure Python'} ({where})"
+
+
 # -------------------------------------------------------------------------------------------
 # Fakes
 # -------------------------------------------------------------------------------------------

@@ -13,7 +13,13 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from mypy_extensions import mypyc_attr
 
+
+# mypyc: RunResult stays a plain Python class, and so its base Counters. A result is a record
+# of Python objects: compiled, a float field would box a new object at every read, so a NaN
+# field would not compare equal to itself in ``to_dict`` (the same-seed test compares those).
+@mypyc_attr(native_class=False)
 @dataclass(slots=True)
 class Counters:
     """Every counter a run reports. Each field is also a ``RunResult`` field, so adding a
@@ -85,6 +91,7 @@ class Trace:
         return self.prefix + later[: max(1, (self.events.maxlen or 4) // 4)]
 
 
+@mypyc_attr(native_class=False)
 @dataclass(slots=True, kw_only=True)
 class RunResult(Counters):
     """One run's outcome: who ran, what happened, every counter, and a few derived fields.

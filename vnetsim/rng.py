@@ -13,7 +13,7 @@ per event costs more than the event itself (measured in ``shared/perf-levers``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 
@@ -64,6 +64,29 @@ class Streams:
         return np.random.default_rng(self._vcpu[name][index])
 
 
+class Variates(Protocol):
+    """What a component draws from: ``Draws``, or scripted values in the tests.
+
+    Components take this contract, not ``Draws``: the compiled build (mypyc) checks a concrete
+    class annotation at run time and would refuse a fake.
+    """
+
+    def exp(self) -> float: ...
+
+    def uniform(self) -> float: ...
+
+
+DrawsState = tuple[list[float], list[float], Mapping[str, Any]]
+
+
+class SavedVariates(Variates, Protocol):
+    """``Variates`` whose state can be saved and loaded (the split estimator replays from it)."""
+
+    def save_state(self) -> DrawsState: ...
+
+    def load_state(self, state: DrawsState) -> None: ...
+
+
 class Draws:
     """Block-buffered standard draws from one generator: exponential(1) and uniform[0, 1)."""
 
@@ -87,10 +110,10 @@ class Draws:
             self._uni = self._rng.random(self._block).tolist()
         return self._uni.pop()
 
-    def save_state(self) -> tuple[list[float], list[float], Mapping[str, Any]]:
+    def save_state(self) -> DrawsState:
         """Everything that decides the next draws (for the split estimator's replays)."""
         return list(self._exp), list(self._uni), self._rng.bit_generator.state
 
-    def load_state(self, state: tuple[list[float], list[float], Mapping[str, Any]]) -> None:
+    def load_state(self, state: DrawsState) -> None:
         self._exp, self._uni = list(state[0]), list(state[1])
         self._rng.bit_generator.state = state[2]

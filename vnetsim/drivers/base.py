@@ -15,19 +15,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+import simpy
+
+# DriverParts's field types are imported at run time: compiled (mypyc), a dataclass
+# evaluates its annotations.
+from vnetsim.clock import Signal
+from vnetsim.config import DriverConfig, GuestConfig
 from vnetsim.drivers.releases import RefillTraits
+from vnetsim.guest.bufpool import BufferPool
+from vnetsim.records import Counters, Trace
+from vnetsim.rng import Variates
+from vnetsim.virtio.rxring import RxRing
 
 if TYPE_CHECKING:
-    import simpy
-
-    from vnetsim.clock import Signal
-    from vnetsim.config import DriverConfig, GuestConfig
     from vnetsim.frames import Frame
-    from vnetsim.guest.bufpool import BufferPool
     from vnetsim.guest.vcpu import VCpu
-    from vnetsim.records import Counters, Trace
-    from vnetsim.rng import Draws
-    from vnetsim.virtio.rxring import RxRing
 
 
 class Stack(Protocol):
@@ -86,8 +88,8 @@ class RxDriver(Protocol):
     # What the split estimator (``vnetsim.scenario.split``) needs to replay a batch: the
     # driver's own state, the parts it swaps for a replay, and whether a replay left a hazard
     # whose outcome only the future decides.
-    draws: Draws
-    payload_draws: Draws
+    draws: Variates
+    payload_draws: Variates
     stack: Stack
     halt: Signal
 
@@ -117,8 +119,8 @@ class DriverParts:
     stack: Stack
     counters: Counters
     trace: Trace
-    draws: Draws  # race timing (driver.race)
-    payload_draws: Draws  # payload bytes read as headers (driver.payload)
+    draws: Variates  # race timing (driver.race)
+    payload_draws: Variates  # payload bytes read as headers (driver.payload)
     mrg: bool  # MRG_RXBUF negotiated
     halt: Signal  # fired once, with the time, when the kernel halts
     gap_threshold_s: float = float("inf")  # record delivery gaps longer than this

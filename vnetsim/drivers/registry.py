@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from vnetsim.drivers.base import DriverParts, RxDriver
+# Imported at run time: compiled (mypyc), DesignSpec evaluates its annotations.
+from vnetsim.drivers.base import DriverParts, RxDriver
 
 ALIASES: dict[str, str] = {"old": "nanos-0.1.54", "new": "nanos-0.1.55"}
 

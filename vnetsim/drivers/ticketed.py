@@ -30,7 +30,7 @@ timed), and lwIP's handling of a corrupted chain beyond "dropped".
 from __future__ import annotations
 
 import bisect
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from vnetsim.drivers.base import DriverBase, DriverParts
 from vnetsim.drivers.registry import DesignSpec, register
@@ -53,21 +53,25 @@ if TYPE_CHECKING:
 __all__ = ["FIXED", "GCC11_OLD", "GCC12_OLD", "Head", "StoreOrder", "TicketedReassembly"]
 
 
+# Head's attributes, for ``Head.copy`` (mypyc cannot read ``__slots__`` through the class).
+_HEAD_SLOTS: Final = (
+    "bad_ptr",
+    "bogus",
+    "broken",
+    "bufs",
+    "done",
+    "frame",
+    "remaining",
+    "strip_at",
+    "t_created",
+    "v",
+)
+
+
 class Head:
     """``rx->hdr``: the head buffer of a packet being assembled (or of a bogus swallow chain)."""
 
-    __slots__ = (
-        "bad_ptr",
-        "bogus",
-        "broken",
-        "bufs",
-        "done",
-        "frame",
-        "remaining",
-        "strip_at",
-        "t_created",
-        "v",
-    )
+    __slots__ = _HEAD_SLOTS
 
     def __init__(self, frame: Frame | None, remaining: int, buf: int, t: float, v: int) -> None:
         self.frame = frame  # None for a misframed continuation
@@ -82,8 +86,8 @@ class Head:
         self.v = v
 
     def copy(self) -> Head:
-        h = Head.__new__(Head)
-        for name in Head.__slots__:
+        h = Head(self.frame, self.remaining, 0, self.t_created, self.v)  # every slot is set below
+        for name in _HEAD_SLOTS:
             setattr(h, name, getattr(self, name))
         h.bufs = list(self.bufs)
         return h

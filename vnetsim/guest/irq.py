@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from vnetsim.config import GuestConfig, HostConfig
     from vnetsim.guest.runloop import Runloop
+    from vnetsim.guest.vcpu import VCpuSet
     from vnetsim.records import Counters, Trace
     from vnetsim.virtio.rxring import RxRing
 
@@ -34,6 +35,7 @@ class IrqHandler:
         guest: GuestConfig,
         ring: RxRing,
         runloop: Runloop,
+        vcpus: VCpuSet,
         irq_cpu: int,
         counters: Counters,
         trace: Trace,
@@ -43,6 +45,7 @@ class IrqHandler:
         self.ring = ring
         self.vq = ring.vq
         self.runloop = runloop
+        self.vcpus = vcpus
         self.irq_cpu = irq_cpu
         self.c = counters
         self.trace = trace
@@ -61,7 +64,7 @@ class IrqHandler:
     def _try_deliver(self) -> None:
         env = self.env
         now = env.now
-        vcpus = self.runloop.vcpus
+        vcpus = self.vcpus
         cpu = vcpus.cpus[self.irq_cpu]
         # Interrupts are off while the vCPU drains the completion queue or is preempted.
         t = max(now, vcpus.runloop_exit_time(self.irq_cpu))

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from mypy_extensions import mypyc_attr
+
 if TYPE_CHECKING:
     from vnetsim.frames import Frame
-    from vnetsim.guest.vcpu import VCpu, VCpuSet
+    from vnetsim.guest.vcpu import VCpu
 
 
 class VnetInput(Protocol):
@@ -35,10 +37,24 @@ class VnetInput(Protocol):
         ...
 
 
+class Takers(Protocol):
+    """What the runloop needs from the vCPUs (``vnetsim.guest.vcpu.VCpuSet``)."""
+
+    def enter_runloop(self, index: int, t: float) -> None: ...
+
+    def next_taker(self, t_avail: float) -> tuple[float, VCpu]: ...
+
+    def done(self, cpu: VCpu, t: float) -> None: ...
+
+
+# mypyc: ``SplitRunloop`` (vnetsim.scenario.split) subclasses it and stays interpreted, so that a
+# test can replace ``submit`` on an instance (tests/test_split.py); methods of a compiled class
+# are read-only.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Runloop:
     """Resolves batches of completions across the vCPUs."""
 
-    def __init__(self, vcpus: VCpuSet, driver: VnetInput) -> None:
+    def __init__(self, vcpus: Takers, driver: VnetInput) -> None:
         self.vcpus = vcpus
         self.driver = driver
         self.last_dequeue = 0.0

@@ -31,9 +31,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from vnetsim.rng import Draws
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from vnetsim.clock import Signal
     from vnetsim.config import GuestConfig, HostConfig
-    from vnetsim.rng import Streams
+    from vnetsim.rng import SavedVariates
 
 
 class ServedRequests(Protocol):
@@ -41,6 +43,30 @@ class ServedRequests(Protocol):
 
     @property
     def requests_served(self) -> int: ...
+
+
+class VCpuStreams(Protocol):
+    """The random streams ``VCpuSet`` draws from (``vnetsim.rng.Streams``)."""
+
+    def __getitem__(self, name: str) -> np.random.Generator: ...
+
+    def per_vcpu(self, name: str, index: int) -> np.random.Generator: ...
+
+
+class Timeline(Protocol):
+    """A vCPU's host preemption as the guest-side parts use it (``Preemption``).
+
+    A contract rather than the class, like ``Variates``, so a test can give a vCPU a timeline
+    without episodes (the compiled build checks a concrete class annotation at run time).
+    """
+
+    next: float  # start of the next episode
+
+    def stretch(self, start: float, work: float) -> float: ...
+
+    def save_state(self) -> tuple[object, ...]: ...
+
+    def load_state(self, state: tuple[object, ...]) -> None: ...
 
 
 class Preemption:
@@ -59,7 +85,7 @@ class Preemption:
         "stolen_s",
     )
 
-    def __init__(self, host: HostConfig, draws: Draws) -> None:
+    def __init__(self, host: HostConfig, draws: SavedVariates) -> None:
         self._draws = draws
         inf = float("inf")
         self._exit_mean_gap = 1.0 / host.vmexit_rate_per_s if host.vmexit_rate_per_s else inf
@@ -120,7 +146,7 @@ class VCpu:
 
     __slots__ = ("index", "preempt")
 
-    def __init__(self, index: int, preempt: Preemption) -> None:
+    def __init__(self, index: int, preempt: Timeline) -> None:
         self.index = index
         self.preempt = preempt
 
@@ -136,7 +162,7 @@ class VCpuSet:
         self,
         guest: GuestConfig,
         host: HostConfig,
-        streams: Streams,
+        streams: VCpuStreams,
         *,
         load: ServedRequests | None = None,
         ticks: Signal | None = None,

@@ -16,7 +16,7 @@ and the TX direction (guest transmissions are modelled as always succeeding).
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from vnetsim.clock import Signal, call_at
 
@@ -25,10 +25,15 @@ if TYPE_CHECKING:
 
     from vnetsim.config import HostConfig
     from vnetsim.frames import Frame
-    from vnetsim.host.notify import Notifier
     from vnetsim.records import Counters, Trace
-    from vnetsim.rng import Draws
+    from vnetsim.rng import Variates
     from vnetsim.virtio.rxring import RxRing
+
+
+class UsedNotify(Protocol):
+    """What vhost calls after publishing used heads (``vnetsim.host.notify.Notifier``)."""
+
+    def published(self, n: int) -> None: ...
 
 
 class HostBackend:
@@ -39,10 +44,10 @@ class HostBackend:
         env: simpy.Environment,
         host: HostConfig,
         ring: RxRing,
-        notifier: Notifier,
+        notifier: UsedNotify,
         counters: Counters,
         trace: Trace,
-        draws: Draws,
+        draws: Variates,
         *,
         mrg: bool,
         buffer_bytes: int,

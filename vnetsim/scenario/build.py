@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from vnetsim.clock import Signal
+from vnetsim.config import ScenarioConfig  # at run time: compiled (mypyc), Model evaluates it
 from vnetsim.drivers import DriverParts, RxDriver, get_design
 from vnetsim.frames import BIG_BUFFER_BYTES, MRG_BUFFER_BYTES
 from vnetsim.guest.bufpool import BufferPool
@@ -44,8 +45,6 @@ from vnetsim.workloads.tcp import Network
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from vnetsim.config import ScenarioConfig
 
 
 @dataclass
@@ -175,7 +174,7 @@ def build(cfg: ScenarioConfig, seed: int | np.random.SeedSequence) -> Model:
         )
     else:
         runloop = Runloop(vcpus, driver)
-    irq = IrqHandler(env, cfg.host, cfg.guest, ring, runloop, 0, counters, trace, irqfd)
+    irq = IrqHandler(env, cfg.host, cfg.guest, ring, runloop, vcpus, 0, counters, trace, irqfd)
     detector = OutageDetector(
         env,
         silence_s=cfg.detector.silence_s,

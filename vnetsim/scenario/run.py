@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from mypy_extensions import mypyc_attr
 
 from vnetsim.config import ScenarioConfig
 from vnetsim.drivers import resolve_design
@@ -24,6 +25,7 @@ from vnetsim.scenario.detector import State
 from vnetsim.scenario.split import SplitRunloop
 
 
+@mypyc_attr(native_class=False)  # mypyc: a native class cannot inherit from RuntimeError
 class ModelError(RuntimeError):
     """The model broke one of its own invariants: a bug in vnetsim, never an outage."""
 

@@ -116,6 +116,7 @@ class SplitRunloop(Runloop):
             raise RuntimeError("run.estimator = 'split' needs os.fork (a POSIX system)")
         self.env = env
         self.rx = driver  # the whole driver contract (``Runloop.driver`` is only ``VnetInput``)
+        self.vcpu_set = vcpus  # the whole VCpuSet (``Runloop.vcpus`` is only ``Takers``)
         self.ring = ring
         self.pool = pool
         self.counters = counters
@@ -142,7 +143,7 @@ class SplitRunloop(Runloop):
             self.rx.save_state(),
             self.ring.save_state(),
             self.pool.save_state(),
-            self.vcpus.save_state(),
+            self.vcpu_set.save_state(),
             save_counters(self.counters),
             self.save_state(),
         )
@@ -151,7 +152,7 @@ class SplitRunloop(Runloop):
         self.rx.load_state(s[0])
         self.ring.load_state(s[1])  # type: ignore[arg-type]
         self.pool.load_state(s[2])  # type: ignore[arg-type]
-        self.vcpus.load_state(s[3])  # type: ignore[arg-type]
+        self.vcpu_set.load_state(s[3])  # type: ignore[arg-type]
         load_counters(self.counters, s[4])  # type: ignore[arg-type]
         self.load_state(s[5])  # type: ignore[arg-type]
 
@@ -163,11 +164,11 @@ class SplitRunloop(Runloop):
         d = self.rx
         d.draws = Draws(rng, _DRAW_BLOCK)
         d.payload_draws = Draws(rng, _DRAW_BLOCK)
-        self.vcpus._pass_draws = Draws(rng, _DRAW_BLOCK)
+        self.vcpu_set._pass_draws = Draws(rng, _DRAW_BLOCK)
 
     def _main_draws(self) -> None:
         d = self.rx
-        d.draws, d.payload_draws, self.vcpus._pass_draws = self._main
+        d.draws, d.payload_draws, self.vcpu_set._pass_draws = self._main
 
     # -- one replay, in process ----------------------------------------------------------
     def _replay(self, t: float, batch: Batch, irq: int, key: tuple[int, int]) -> int:

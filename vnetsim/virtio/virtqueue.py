@@ -33,6 +33,8 @@ from collections import deque
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
+from mypy_extensions import mypyc_attr
+
 __all__ = [
     "MAX_QUEUE_SIZE",
     "U16",
@@ -82,6 +84,7 @@ def vring_need_event(event_idx: int, new_idx: int, old_idx: int) -> bool:
 BufId = TypeVar("BufId", bound=Hashable)  # the model uses int buffer ids
 
 
+@mypyc_attr(native_class=False)  # mypyc: a native class cannot inherit from RuntimeError
 class VirtqueueError(RuntimeError):
     """A side broke the virtqueue protocol.
 
@@ -161,7 +164,9 @@ class SplitVirtqueue(Generic[BufId]):
         "used_ring",
     )
 
-    def __init__(self, size: int, *, event_idx: bool = True, start_idx: int = 0) -> None:
+    # ``size`` and ``start_idx`` are checked here, so they are typed ``object``: compiled
+    # (mypyc), an ``int`` parameter would turn ``True`` into 1 and refuse 2.0 with a TypeError.
+    def __init__(self, size: object, *, event_idx: bool = True, start_idx: object = 0) -> None:
         if (
             isinstance(size, bool)
             or not isinstance(size, int)

@@ -24,7 +24,7 @@ import simpy
 
 from vnetsim.clock import call_at, wait_until
 from vnetsim.frames import HTTP_REQUEST, TCP_ACK, TCP_RST, TCP_SYN, Frame
-from vnetsim.rng import Draws
+from vnetsim.rng import Draws, Variates
 from vnetsim.workloads.registry import PeerContext, register_peer
 from vnetsim.workloads.tcp import TICK_S, Flow, Network
 
@@ -80,8 +80,8 @@ class HttpClients:
         env: simpy.Environment,
         wl: WorkloadConfig,
         net: Network,
-        arrivals: Draws,
-        sizes: Draws,
+        arrivals: Variates,
+        sizes: Variates,
         counters: Counters,
     ) -> None:
         self.env = env

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from vnetsim.frames import BROADCAST, ICMP_ECHO
-from vnetsim.rng import Draws
+from vnetsim.rng import Draws, Variates
 from vnetsim.workloads.registry import PeerContext, register_peer
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class LanBackground:
     """ARP and other broadcasts on the bridge: a Poisson stream of single small frames."""
 
     def __init__(
-        self, env: simpy.Environment, wl: WorkloadConfig, net: Network, draws: Draws
+        self, env: simpy.Environment, wl: WorkloadConfig, net: Network, draws: Variates
     ) -> None:
         self.env = env
         self.net = net

@@ -15,7 +15,7 @@ import simpy
 
 from vnetsim.clock import call_at
 from vnetsim.frames import REDIS_REPLY
-from vnetsim.rng import Draws
+from vnetsim.rng import Draws, Variates
 from vnetsim.workloads.registry import PeerContext, register_peer
 from vnetsim.workloads.tcp import Flow, Network
 
@@ -38,7 +38,7 @@ class RedisServers:
     """The Redis servers every HTTP request writes to."""
 
     def __init__(
-        self, env: simpy.Environment, wl: WorkloadConfig, net: Network, draws: Draws
+        self, env: simpy.Environment, wl: WorkloadConfig, net: Network, draws: Variates
     ) -> None:
         self.env = env
         self.net = net

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import simpy
+import simpy
 
-    from vnetsim.clock import Signal
-    from vnetsim.config import ScenarioConfig
-    from vnetsim.records import Counters
-    from vnetsim.rng import Streams
-    from vnetsim.workloads.tcp import Network
+# PeerContext's field types are imported at run time: compiled (mypyc), a dataclass evaluates
+# its annotations.
+from vnetsim.clock import Signal
+from vnetsim.config import ScenarioConfig
+from vnetsim.records import Counters
+from vnetsim.rng import Streams
+from vnetsim.workloads.tcp import Network
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ partial retransmission of a super-frame (it is retransmitted whole).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import simpy
 
@@ -30,9 +30,15 @@ from vnetsim.frames import ETH_TCP_IP_BYTES, MSS_BYTES, TCP_SYN, Frame
 
 if TYPE_CHECKING:
     from vnetsim.config import HostConfig, WorkloadConfig
-    from vnetsim.host.vhost import HostBackend
 
 TICK_S = 0.010
+
+
+class Tap(Protocol):
+    """The host back end as the senders see it (``vnetsim.host.vhost.HostBackend``)."""
+
+    def offer(self, frame: Frame) -> None:
+        """A frame reaches the tap now."""
 
 
 class Network:
@@ -43,7 +49,7 @@ class Network:
         env: simpy.Environment,
         host: HostConfig,
         wl: WorkloadConfig,
-        backend: HostBackend,
+        backend: Tap,
         *,
         tso: bool,
     ) -> None:
