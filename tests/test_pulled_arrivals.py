@@ -7,6 +7,7 @@ field, and the pulled version must need far fewer events. ``wait_until`` must la
 
 from __future__ import annotations
 
+import importlib.machinery
 import math
 
 import numpy as np
@@ -15,7 +16,12 @@ import simpy
 
 import vnetsim
 from vnetsim.clock import wait_until
+from vnetsim.workloads import http
 from vnetsim.workloads.http import DOWN, UP, HttpClients, Request
+
+# A compiled (mypyc) HttpClients calls its own _arrive natively: the reference loop cannot be
+# put in its place, so the comparison runs on the pure build (the fingerprints run on both).
+COMPILED = str(http.__file__).endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
 
 BLACKOUT = (
     'driver.design="old"',
@@ -69,6 +75,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, reference: bool) -> tuple[dict[str, ob
     return r, steps
 
 
+@pytest.mark.skipif(COMPILED, reason="compiled build: HttpClients._arrive cannot be replaced")
 def test_pulled_arrivals_give_the_same_run_with_far_fewer_events(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

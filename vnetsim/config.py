@@ -337,7 +337,7 @@ class ScenarioConfig:
             if not sep or not path:
                 raise ConfigError(f"--set {item!r}: expected path.to.field=value")
             _check_path(path, "--set")  # before parsing the value, as the items come
-            values[path] = _parse_literal(raw.strip())  # a repeated path: the last one wins
+            values[path] = _parse_literal(raw.strip(), path)  # a repeated path: the last one wins
         return self.with_fields(values, source="--set")
 
     def with_fields(self, values: Mapping[str, Any], *, source: str = "--set") -> ScenarioConfig:
@@ -374,16 +374,16 @@ def _all_paths() -> list[str]:
     return [f"{s}.{f.name}" for s, c in _SECTIONS.items() for f in fields(c)]
 
 
-def _parse_literal(raw: str) -> Any:
+def _parse_literal(raw: str, path: str) -> Any:
     """One TOML value; a bare word stays a string for the field's type check to judge."""
     if "\n" in raw or "\r" in raw:
-        raise ConfigError(f"--set value {raw!r}: one value on one line expected")
+        raise ConfigError(f"--set {path}: value {raw!r}: one value on one line expected")
     try:
         parsed = tomllib.loads(f"v = {raw}")
     except tomllib.TOMLDecodeError:
         return raw
     if set(parsed) != {"v"}:
-        raise ConfigError(f"--set value {raw!r}: one value expected")
+        raise ConfigError(f"--set {path}: value {raw!r}: one value expected")
     return parsed["v"]
 
 
