@@ -13,15 +13,15 @@ What is computed, and with which scipy functions:
 * Kaplan–Meier survival curves with the "exponential Greenwood" (log-log)
   pointwise band: :func:`scipy.stats.ecdf` on :class:`scipy.stats.CensoredData`
   and ``sf.confidence_interval(confidence_level, method="log-log")``.
-* Median time to outage and its confidence interval (by inverting the KM
-  band), restricted mean survival time (RMST) up to the group's shortest
-  horizon, and outage probabilities ``1 - S(t)`` at fixed times.
-* Constant-hazard (exponential) model: MLE ``events / exposure`` with the
-  exact chi-square interval (NIST/SEMATECH e-Handbook 8.4.1.2) from
-  :data:`scipy.stats.chi2`; agrees with
-  ``scipy.stats.expon.fit(CensoredData, floc=0)``.
-* Weibull fit: ``scipy.stats.weibull_min.fit(CensoredData, floc=0)``; a shape
-  above 1 means outages become more likely the longer a guest runs.
+* Median time to outage and its confidence interval (by inverting the KM band; the
+  first-time rule of lifelines, or R's midpoint rule with ``median_rule="midpoint"``),
+  restricted mean survival time (RMST) up to the group's shortest horizon with its
+  variance-based interval, and outage probabilities ``1 - S(t)`` at fixed times, with the
+  exact binomial interval where every run is observed to ``t``.
+* Constant-hazard (exponential) model and the Weibull fit, each with intervals, and the
+  one-sided bound of a cell without an outage: :mod:`vnetsim.analysis.fits`.
+* Blackout length, a time censored by the recovery window, by Kaplan–Meier with recovery
+  as the event; the recovered fraction with its Clopper–Pearson interval.
 * Pairwise log-rank tests between designs: :func:`scipy.stats.logrank`.
 """
 
@@ -34,6 +34,10 @@ from collections.abc import Hashable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from vnetsim.analysis import fits
+from vnetsim.analysis.checks import check_runs
+from vnetsim.analysis.checks import error_mask as _error_mask
 
 __all__ = ["analyze", "censor_times", "km_curves", "logrank", "p_outage_column", "summary"]
 
@@ -58,14 +62,6 @@ def _check_columns(runs: pd.DataFrame, columns: Iterable[str]) -> None:
     missing = [c for c in columns if c not in runs.columns]
     if missing:
         raise KeyError(f"runs is missing required column(s): {missing}")
-
-
-def _error_mask(runs: pd.DataFrame) -> np.ndarray:
-    """True for runs that failed (non-empty ``error``); a missing column means none did."""
-    if "error" not in runs.columns:
-        return np.zeros(len(runs), dtype=bool)
-    err = runs["error"].fillna("").astype(str).str.strip()
-    return (err != "").to_numpy()
 
 
 def _groups(
@@ -176,12 +172,56 @@ def _first_time_le(times: np.ndarray, values: np.ndarray, level: float) -> float
     return float(times[hit[0]]) if hit.size else float("nan")
 
 
+MEDIAN_RULES = ("first", "midpoint")
+_FLAT_TOL = 1.49e-8  # sqrt(double eps): "exactly 0.5" as R's quantile.survfit tests it
+
+
+def _quantile_time(times: np.ndarray, values: np.ndarray, level: float, rule: str) -> float:
+    """Time where a horizontal line at ``level`` meets the step function.
+
+    ``"first"`` (lifelines, scipy): the first time with value <= ``level``. ``"midpoint"``
+    (R survival's ``quantile.survfit``): where the curve is flat at exactly ``level``, the
+    middle of that flat, from its start to the next drop, or to the last time when the
+    curve ends on the flat.
+    """
+    first = _first_time_le(times, values, level + (_FLAT_TOL if rule == "midpoint" else 0.0))
+    if rule == "first" or not np.isfinite(first):
+        return first
+    i = int(np.searchsorted(times, first))
+    if abs(values[i] - level) >= _FLAT_TOL:
+        return first
+    drops = np.flatnonzero(values[i:] < values[i] - _FLAT_TOL)
+    end = times[i + drops[0]] if drops.size else times[-1]
+    return float((first + end) / 2.0)
+
+
 def _rmst(times: np.ndarray, surv: np.ndarray, tau: float) -> float:
     """Integral of the KM step function over ``[0, tau]`` (flat after the last time)."""
+    return float(np.sum(_rmst_pieces(times, surv, tau)))
+
+
+def _rmst_pieces(times: np.ndarray, surv: np.ndarray, tau: float) -> np.ndarray:
+    """Area of each step of the KM function below ``tau`` (0 for steps from ``tau`` on)."""
     keep = times < tau
-    left = times[keep]
-    right = np.append(left[1:], tau)
-    return float(np.sum(surv[keep] * (right - left)))
+    right = np.append(times[1:], tau)
+    return np.where(keep, surv * (np.minimum(right, tau) - times), 0.0)
+
+
+def _rmst_se(km: pd.DataFrame, tau: float) -> float:
+    """Standard error of the KM restricted mean up to ``tau``.
+
+    ``Var = sum_i A_i**2 d_i / (n_i (n_i - d_i))`` over event times ``t_i < tau``, with
+    ``A_i`` the area under the curve from ``t_i`` to ``tau`` (Klein & Moeschberger 2003,
+    eq. 4.5.2; R survival's ``print.survfit(rmean=)`` without its small-sample factor).
+    Written here: scipy has no RMST, and lifelines' variance is that of ``min(T, tau)``.
+    """
+    times = km["time_s"].to_numpy(dtype=float)
+    pieces = _rmst_pieces(times, km["survival"].to_numpy(dtype=float), tau)
+    area_after = np.cumsum(pieces[::-1])[::-1]  # A_i: from t_i (its new level) on to tau
+    n = km["at_risk"].to_numpy(dtype=float)
+    d = km["events"].to_numpy(dtype=float)
+    use = (d > 0) & (times < tau) & (n > d)  # n = d leaves S = 0 after it: A_i = 0
+    return float(np.sqrt(np.sum(area_after[use] ** 2 * d[use] / (n[use] * (n[use] - d[use])))))
 
 
 def _fmt_time(x: float) -> str:
@@ -194,49 +234,6 @@ def _median_label(med: float, lo: float, hi: float) -> str:
     if not np.isfinite(med):
         return "not reached"
     return f"{_fmt_time(med)} s [{_fmt_time(lo)}, {_fmt_time(hi)}]"
-
-
-def _exponential_rate_ci(
-    events: int, exposure_s: float, confidence: float = 0.95
-) -> tuple[float, float, float]:
-    """Exponential hazard MLE and exact chi-square interval, per second.
-
-    Parameters
-    ----------
-    events : int
-        Number of observed outages ``r``.
-    exposure_s : float
-        Total time on test ``T`` (sum of all durations, censored or not).
-    confidence : float
-        Two-sided confidence level.
-
-    Returns
-    -------
-    rate, lower, upper : float
-        ``r / T`` and ``[chi2.ppf(a/2, 2r) / 2T, chi2.ppf(1 - a/2, 2r + 2) / 2T]``
-        (NIST/SEMATECH e-Handbook 8.4.1.2, time-censored test). The lower limit
-        is 0 when ``r = 0``. All NaN when ``T <= 0``.
-    """
-    if not exposure_s > 0:
-        return float("nan"), float("nan"), float("nan")
-    alpha = 1.0 - confidence
-    rate = events / exposure_s
-    lower = stats.chi2.ppf(alpha / 2, 2 * events) / (2 * exposure_s) if events > 0 else 0.0
-    # 2r + 2 degrees of freedom: under time censoring the next failure is unobserved.
-    upper = stats.chi2.ppf(1 - alpha / 2, 2 * events + 2) / (2 * exposure_s)
-    return float(rate), float(lower), float(upper)
-
-
-def _weibull(t: np.ndarray, e: np.ndarray) -> tuple[float, float]:
-    if np.count_nonzero(e) < 2:
-        # One event cannot pin down both shape and scale.
-        return float("nan"), float("nan")
-    try:
-        shape, _loc, scale = stats.weibull_min.fit(_censored_data(t, e), floc=0)
-    except (ValueError, RuntimeError, stats.FitError):
-        # Degenerate samples (e.g. identical event times) must not kill the whole table.
-        return float("nan"), float("nan")
-    return float(shape), float(scale)
 
 
 def p_outage_column(t: float) -> str:
@@ -277,6 +274,7 @@ def km_curves(
     """
     by = _as_list(by)
     _check_columns(runs, [*_REQUIRED, *by])
+    check_runs(runs)
     parts = []
     for key, sub in _groups(runs, by):
         table = _km_table(*_durations_events(_valid(sub)), confidence)
@@ -306,6 +304,7 @@ def censor_times(runs: pd.DataFrame, by: str | Sequence[str]) -> pd.DataFrame:
     """
     by = _as_list(by)
     _check_columns(runs, [*_REQUIRED, *by])
+    check_runs(runs)
     rows = []
     for key, sub in _groups(runs, by):
         t, e = _durations_events(_valid(sub))
@@ -318,52 +317,182 @@ def censor_times(runs: pd.DataFrame, by: str | Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*by, "time_s", "survival"])
 
 
+def _exact_by(t: np.ndarray, e: np.ndarray, x: float) -> bool:
+    """Whether every run is observed to ``x``: no censoring before it, so KM is a proportion."""
+    return not np.any((t < x) & ~e)
+
+
+def _p_outage(
+    km: pd.DataFrame, t: np.ndarray, e: np.ndarray, x: float, confidence: float
+) -> tuple[float, float, float, str]:
+    """P(outage by ``x``) with its interval and the interval's method.
+
+    Where no run is censored before ``x``, 1 − KM is the binomial proportion k/n and the
+    exact Clopper–Pearson interval is used (it gives 0/2 the honest upper limit 84 %, where
+    the log-log band collapses to [0, 0]); otherwise the flipped log-log band.
+    """
+    if _exact_by(t, e, x):
+        k = int(np.count_nonzero(e & (t <= x)))
+        lo, hi = fits.exact_proportion_ci(k, t.size, confidence)
+        return k / t.size, lo, hi, "clopper-pearson"
+    times = km["time_s"].to_numpy(dtype=float)
+    p = 1.0 - _step_at(times, km["survival"].to_numpy(dtype=float), x)
+    p_lo = 1.0 - _step_at(times, km["ci_upper"].to_numpy(dtype=float), x)
+    p_hi = 1.0 - _step_at(times, km["ci_lower"].to_numpy(dtype=float), x)
+    return p, p_lo, p_hi, "log-log"
+
+
+def _median_columns(km: pd.DataFrame, rule: str) -> dict[str, object]:
+    times = km["time_s"].to_numpy(dtype=float)
+    med, lo, hi = (
+        _quantile_time(times, km[c].to_numpy(dtype=float), 0.5, rule)
+        for c in ("survival", "ci_lower", "ci_upper")
+    )
+    return {
+        "median_s": med,
+        "median_ci_lower_s": lo,
+        "median_ci_upper_s": hi,
+        "median_label": _median_label(med, lo, hi),
+    }
+
+
+def _rmst_columns(km: pd.DataFrame, tau: float, confidence: float) -> dict[str, float]:
+    times = km["time_s"].to_numpy(dtype=float)
+    rmst = _rmst(times, km["survival"].to_numpy(dtype=float), tau)
+    half = float(stats.norm.ppf(0.5 + confidence / 2)) * _rmst_se(km, tau)
+    return {
+        "rmst_s": rmst,
+        "rmst_ci_lower_s": max(0.0, rmst - half),
+        "rmst_ci_upper_s": min(tau, rmst + half),
+        "rmst_tau_s": tau,
+    }
+
+
+def _hazard_columns(r: int, exposure: float, confidence: float) -> dict[str, object]:
+    rate, lo, hi = fits.exponential_rate_ci(r, exposure, confidence)
+    upper = fits.poisson_rate_upper(r, exposure, confidence)
+    return {
+        "hazard_per_h": rate * 3600.0,
+        "hazard_per_h_ci_lower": lo * 3600.0,
+        "hazard_per_h_ci_upper": hi * 3600.0,
+        "hazard_per_h_upper": upper * 3600.0,
+        "hazard_is_bound": r == 0,
+    }
+
+
+def _weibull_columns(t: np.ndarray, e: np.ndarray, confidence: float) -> dict[str, object]:
+    fit = fits.weibull_fit(t, e, confidence)
+    return {
+        "weibull_shape": fit.shape,
+        "weibull_shape_ci_lower": fit.shape_ci[0],
+        "weibull_shape_ci_upper": fit.shape_ci[1],
+        "weibull_scale_s": fit.scale_s,
+        "weibull_scale_ci_lower_s": fit.scale_ci_s[0],
+        "weibull_scale_ci_upper_s": fit.scale_ci_s[1],
+        "weibull_note": fit.note,
+    }
+
+
+def _blackout_columns(valid: pd.DataFrame, confidence: float, rule: str) -> dict[str, object]:
+    """Blackout length of the runs with an outage, a censored time: recovery is the event.
+
+    A run that did not recover within its recovery window has ``blackout_s`` equal to the
+    window; it is a lower bound, never a length. The median is Kaplan–Meier's (NaN, labelled
+    ``"> x s"``, while fewer than half have recovered); the recovered fraction carries its
+    Clopper–Pearson interval.
+    """
+    out = valid.loc[valid["event_observed"].astype(bool)]
+    n = len(out)
+    b = out["blackout_s"].to_numpy(dtype=float)
+    rec = out["recovered"].to_numpy(dtype=bool)
+    k = int(np.count_nonzero(rec))
+    lo, hi = fits.exact_proportion_ci(k, n, confidence)
+    med = float("nan")
+    if n:
+        km = _km_table(b, rec, confidence)
+        med = _quantile_time(km["time_s"].to_numpy(), km["survival"].to_numpy(), 0.5, rule)
+    if not n:
+        label = ""
+    elif np.isfinite(med):
+        label = f"{_fmt_time(med)} s ({k}/{n} recovered)"
+    else:
+        label = f"> {_fmt_time(float(b.max()))} s ({k}/{n} recovered)"
+    return {
+        "blackout_runs": n,
+        "recovered_runs": k,
+        "recovered_fraction": k / n if n else float("nan"),
+        "recovered_fraction_ci_lower": lo,
+        "recovered_fraction_ci_upper": hi,
+        "blackout_median_s": med,
+        "blackout_median_label": label,
+        "blackout_window_s": float(b[~rec].max()) if np.any(~rec) else float("nan"),
+    }
+
+
 def summary(
     runs: pd.DataFrame,
     by: str | Sequence[str],
     *,
     times_s: Sequence[float] = (60, 300, 900),
     confidence: float = 0.95,
+    median_rule: str = "first",
 ) -> pd.DataFrame:
     """One-row-per-group table of survival, hazard and blackout statistics.
 
     Parameters
     ----------
     runs : DataFrame
-        One row per run with ``duration_s, event_observed, horizon_s,
-        recovered, blackout_s`` and optionally ``error``.
+        One row per run with ``duration_s, event_observed, horizon_s, recovered,
+        blackout_s`` and optionally ``error`` and ``run_id``. Bad values in valid rows
+        (a NaN or string event flag, a negative or NaN duration, a non-positive horizon)
+        raise ``ConfigError`` naming the run.
     by : str or sequence of str
         Grouping columns.
     times_s : sequence of float
-        Times at which to report the outage probability ``1 - S(t)``.
+        Times at which to report the outage probability ``1 - S(t)``; a time past every
+        group's horizon gets no column.
     confidence : float
         Level for every interval in the table.
+    median_rule : {"first", "midpoint"}
+        ``"first"`` (default; lifelines and scipy): the median is the first time S <= 0.5.
+        ``"midpoint"`` (R survival): where S is exactly 0.5 over an interval, its middle.
 
     Returns
     -------
     DataFrame
         Group columns, then:
 
-        ``n_runs`` (all rows, errors included), ``n_errors``, ``events``,
-        ``censored``, ``exposure_s`` (sum of valid durations);
-        ``median_s``, ``median_ci_lower_s``, ``median_ci_upper_s`` (first time
-        S, resp. the lower/upper KM band, is <= 0.5; NaN if never) and
-        ``median_label`` (e.g. ``"412 s [301, 655]"``, ``"NR"`` for a missing
-        limit, or ``"not reached"``);
-        ``rmst_s`` and ``rmst_tau_s`` (area under the KM step function up to
-        tau = the group's smallest ``horizon_s``);
+        ``estimator`` (``"kaplan-meier"``), ``n_runs`` (errors included), ``n_errors``,
+        ``n_valid``, ``events``, ``censored``, ``exposure_s``, ``exposure_h``;
+        ``median_s`` with ``median_ci_lower_s``/``median_ci_upper_s`` (the KM band
+        inverted; NaN if never reached) and ``median_label``;
+        ``rmst_s`` with ``rmst_ci_lower_s``/``rmst_ci_upper_s`` (normal interval from the
+        KM variance of the restricted mean, clipped to [0, tau]) and ``rmst_tau_s`` (the
+        group's smallest ``horizon_s``);
         ``p_outage_<t>s`` with ``_ci_lower``/``_ci_upper`` per ``t`` (NaN when
-        ``t > tau``);
-        ``hazard_per_h`` with ``hazard_per_h_ci_lower``/``_ci_upper`` (exponential
-        MLE and exact chi-square interval, per hour);
-        ``weibull_shape``, ``weibull_scale_s`` (NaN with fewer than 2 events);
-        ``recovered_fraction`` and ``blackout_median_s`` among runs with an
-        outage (NaN without events).
+        ``t > tau``) and ``p_outage_ci_method`` (``"clopper-pearson"`` where every run is
+        observed to ``t``, which covers every cell of a fixed-horizon sweep, else
+        ``"log-log"``; the method of the last ``t``);
+        ``hazard_per_h`` with ``_ci_lower``/``_ci_upper`` (exponential MLE, exact
+        chi-square interval), ``hazard_per_h_upper`` (one-sided upper bound) and
+        ``hazard_is_bound`` (no outage: only the bound is informative);
+        ``weibull_shape``, ``weibull_scale_s`` with Wald intervals and ``weibull_note``
+        (NaN below ``fits.MIN_WEIBULL_EVENTS`` events or for a degenerate fit);
+        the blackout columns of :func:`_blackout_columns` (``blackout_runs``,
+        ``recovered_runs``, ``recovered_fraction`` with its exact interval,
+        ``blackout_median_s`` (Kaplan–Meier, recovery as the event), ``blackout_median_label``,
+        ``blackout_window_s``).
     """
+    if median_rule not in MEDIAN_RULES:
+        raise ValueError(f"median_rule = {median_rule!r} (allowed: {', '.join(MEDIAN_RULES)})")
     by = _as_list(by)
     _check_columns(runs, [*_REQUIRED, "horizon_s", "recovered", "blackout_s", *by])
+    check_runs(runs, flags=("event_observed", "recovered"), positive=("horizon_s",))
+    events_only = runs.loc[runs["event_observed"].astype(bool)]
+    check_runs(events_only, flags=(), durations=("blackout_s",))
     nan = float("nan")
     rows = []
+    taus = []
     for key, sub in _groups(runs, by):
         valid = _valid(sub)
         t, e = _durations_events(valid)
@@ -371,62 +500,39 @@ def summary(
         exposure = float(t.sum())
         row: dict[str, object] = {
             **key,
+            "estimator": "kaplan-meier",
             "n_runs": len(sub),
             "n_errors": len(sub) - len(valid),
+            "n_valid": int(t.size),
             "events": r,
             "censored": int(t.size - r),
             "exposure_s": exposure,
+            "exposure_h": exposure / 3600.0,
         }
-
         km = _km_table(t, e, confidence)
-        times = km["time_s"].to_numpy(dtype=float)
-        surv = km["survival"].to_numpy(dtype=float)
-        lo = km["ci_lower"].to_numpy(dtype=float)
-        hi = km["ci_upper"].to_numpy(dtype=float)
-
+        tau = float(valid["horizon_s"].min()) if t.size else nan
+        taus.append(tau)
         if t.size:
-            med = _first_time_le(times, surv, 0.5)
-            med_lo = _first_time_le(times, lo, 0.5)
-            med_hi = _first_time_le(times, hi, 0.5)
-            tau = float(valid["horizon_s"].min())
-            rmst = _rmst(times, surv, tau)
-        else:
-            med = med_lo = med_hi = tau = rmst = nan
-        row.update(
-            median_s=med,
-            median_ci_lower_s=med_lo,
-            median_ci_upper_s=med_hi,
-            median_label=_median_label(med, med_lo, med_hi),
-            rmst_s=rmst,
-            rmst_tau_s=tau,
-        )
-
+            row.update(_median_columns(km, median_rule))
+            row.update(_rmst_columns(km, tau, confidence))
+        method = ""
         for x in times_s:
+            col = p_outage_column(x)
+            p = p_lo = p_hi = nan
             if t.size and x <= tau:
-                # The band is on S; 1 - S flips the limits.
-                p = 1.0 - _step_at(times, surv, x)
-                p_lo = 1.0 - _step_at(times, hi, x)
-                p_hi = 1.0 - _step_at(times, lo, x)
-            else:
-                p = p_lo = p_hi = nan
-            row[p_outage_column(x)] = p
-            row[f"{p_outage_column(x)}_ci_lower"] = p_lo
-            row[f"{p_outage_column(x)}_ci_upper"] = p_hi
-
-        rate, rate_lo, rate_hi = _exponential_rate_ci(r, exposure, confidence)
-        shape, scale = _weibull(t, e)
-        events = valid.loc[valid["event_observed"].astype(bool)]
-        row.update(
-            hazard_per_h=rate * 3600.0,
-            hazard_per_h_ci_lower=rate_lo * 3600.0,
-            hazard_per_h_ci_upper=rate_hi * 3600.0,
-            weibull_shape=shape,
-            weibull_scale_s=scale,
-            recovered_fraction=float(events["recovered"].astype(bool).mean()) if r else nan,
-            blackout_median_s=float(events["blackout_s"].median()) if r else nan,
-        )
+                p, p_lo, p_hi, method = _p_outage(km, t, e, x, confidence)
+            row.update({col: p, f"{col}_ci_lower": p_lo, f"{col}_ci_upper": p_hi})
+        row["p_outage_ci_method"] = method
+        row.update(_hazard_columns(r, exposure, confidence))
+        row.update(_weibull_columns(t, e, confidence))
+        row.update(_blackout_columns(valid, confidence, median_rule))
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    # A time past every group's horizon would only be a column of NaN.
+    longest = np.nanmax(taus) if np.isfinite(taus).any() else nan
+    past = [x for x in times_s if not x <= longest]
+    drop = [f"{p_outage_column(x)}{s}" for x in past for s in ("", "_ci_lower", "_ci_upper")]
+    return table.drop(columns=[c for c in drop if c in table.columns])
 
 
 def logrank(runs: pd.DataFrame, by: str | Sequence[str], *, compare: str) -> pd.DataFrame:
@@ -457,6 +563,7 @@ def logrank(runs: pd.DataFrame, by: str | Sequence[str], *, compare: str) -> pd.
     """
     by = _as_list(by)
     _check_columns(runs, [*_REQUIRED, compare, *by])
+    check_runs(runs)
     strata = [c for c in by if c != compare]
     cols = [
         *strata,
