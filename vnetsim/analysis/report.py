@@ -22,7 +22,7 @@ import pandas as pd
 from vnetsim.analysis import survival
 from vnetsim.config import ConfigError
 from vnetsim.sweep import LoadedSweep, load_sweep
-from vnetsim.version import __version__
+from vnetsim.version import __version__, source_commit
 
 SUMMARY_COLUMNS = (
     "n_runs",
@@ -31,12 +31,16 @@ SUMMARY_COLUMNS = (
     "censored",
     "median_label",
     "rmst_s",
+    "rmst_ci_lower_s",
+    "rmst_ci_upper_s",
     "p_outage_900s",
+    "p_outage_900s_ci_upper",
     "hazard_per_h",
     "hazard_per_h_ci_lower",
     "hazard_per_h_ci_upper",
+    "hazard_per_h_upper",
     "recovered_fraction",
-    "blackout_median_s",
+    "blackout_median_label",
 )
 DEFAULT_TIMES_S = (60.0, 300.0, 900.0)
 
@@ -95,10 +99,20 @@ def analyze(
     compare = compare_axis(sweep.axes)
     tables: dict[str, pd.DataFrame] = {}
     if not plain.empty:
-        tables.update(survival.analyze(plain, sweep.axes, compare=compare, times_s=times))
+        plain_tables = survival.analyze(plain, sweep.axes, compare=compare, times_s=times)
+        tables.update(_labelled(plain_tables, "kaplan-meier"))
     if not split.empty:
-        tables.update(_split_tables(split, sweep.axes, compare, sweep.horizon_s, times))
+        split_tables = _split_tables(split, sweep.axes, compare, sweep.horizon_s, times)
+        tables.update(_labelled(split_tables, "split"))
     return tables
+
+
+def _labelled(tables: Mapping[str, pd.DataFrame], estimator: str) -> dict[str, pd.DataFrame]:
+    """Every table says which estimator it shows (``estimator`` column)."""
+    return {
+        name: df if "estimator" in df.columns else df.assign(estimator=estimator)
+        for name, df in tables.items()
+    }
 
 
 def _split_tables(
@@ -166,7 +180,7 @@ def format_summary(tables: dict[str, pd.DataFrame], by: list[str], horizon_s: fl
         if "summary" in tables:
             s = tables["summary"]
             p_col = "p_outage_900s" if horizon_s >= 900 else survival.p_outage_column(horizon_s)
-            names = [p_col if c == "p_outage_900s" else c for c in SUMMARY_COLUMNS]
+            names = [c.replace("p_outage_900s", p_col) for c in SUMMARY_COLUMNS]
             cols = [c for c in (*by, *names) if c in s.columns]
             parts.append("plain runs (Kaplan–Meier):\n" + s[cols].to_string(index=False))
             if "logrank" in tables and not tables["logrank"].empty:
@@ -198,12 +212,14 @@ class WrittenFigures:
 
 
 def figure_metadata(sweep: LoadedSweep) -> dict[str, str]:
-    """Provenance embedded in every figure file."""
+    """Provenance embedded in every figure file: the sweep, the package version, the commit
+    of the code that drew the figure and the one that ran the sweep."""
     return {
         "sweep": str(sweep.manifest.get("name")),
         "sweep_hash": str(sweep.manifest.get("sweep_hash")),
         "vnetsim_version": __version__,
-        "git_commit": str(sweep.manifest.get("git_commit")),
+        "drawn_by_commit": source_commit() or "unknown (not a git checkout)",
+        "runs_from_commit": str(sweep.manifest.get("git_commit")),
     }
 
 

@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import socket
-import subprocess
 import time
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -30,6 +29,7 @@ import pandas as pd
 from vnetsim.config import ConfigError
 from vnetsim.records import RESULT_FIELDS
 from vnetsim.sweep.spec import SweepSpec
+from vnetsim.version import source_commit
 
 Row: TypeAlias = dict[str, Any]
 """One run's row: meta, axis values, seed, error, result fields."""
@@ -186,7 +186,7 @@ class SweepStore:
                 "root_seed": spec.root_seed,
                 "horizon_s": spec.horizon_s,
                 "versions": _versions(),
-                "git_commit": _git_commit(),
+                "git_commit": source_commit(),
                 "host": socket.gethostname(),
                 "platform": platform.platform(),
             }
@@ -198,20 +198,6 @@ class SweepStore:
 def now() -> str:
     """A manifest timestamp."""
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
-def _git_commit() -> str:
-    try:
-        here = Path(__file__).resolve().parent
-        return subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
 
 
 def _versions() -> dict[str, str]:
