@@ -38,12 +38,13 @@ _NAN = float("nan")
 
 
 def exponential_rate_ci(
-    events: int, exposure_s: float, confidence: float = 0.95
+    events: float, exposure_s: float, confidence: float = 0.95
 ) -> tuple[float, float, float]:
     """Constant-hazard MLE ``r / T`` and its exact two-sided chi-square interval, per second.
 
     ``[chi2.ppf(a/2, 2r) / 2T, chi2.ppf(1 - a/2, 2r + 2) / 2T]``; the lower limit is 0 when
-    ``r = 0``. All NaN when ``T <= 0``.
+    ``r = 0``. All NaN when ``T <= 0``. A non-integer ``r`` (the split estimator's expected
+    outages) is allowed: the chi-square quantile is defined for any degrees of freedom > 0.
     """
     if not exposure_s > 0:
         return _NAN, _NAN, _NAN
@@ -55,7 +56,7 @@ def exponential_rate_ci(
     return float(rate), float(lower), float(upper)
 
 
-def poisson_rate_upper(events: int, exposure_s: float, confidence: float = 0.95) -> float:
+def poisson_rate_upper(events: float, exposure_s: float, confidence: float = 0.95) -> float:
     """One-sided upper confidence bound of a constant hazard, per second.
 
     ``chi2.ppf(confidence, 2r + 2) / 2T``; for ``r = 0`` this is ``-ln(1 - confidence) / T``

@@ -45,7 +45,14 @@ from scipy import stats
 
 from vnetsim.analysis.survival import _as_list, _check_columns, _error_mask, _groups
 
-__all__ = ["split_compare", "split_curves", "split_summary", "split_tables"]
+__all__ = [
+    "expected_outages",
+    "keyed_rng",
+    "split_compare",
+    "split_curves",
+    "split_summary",
+    "split_tables",
+]
 
 Seed = int | np.random.SeedSequence
 
@@ -213,14 +220,40 @@ def _parse(runs: pd.DataFrame, by: list[str]) -> list[_Group]:
 # ---------------------------------------------------------------------------
 
 
-def _rng(seed: Seed, *parts: object) -> np.random.Generator:
-    """A generator for one (statistic, group): a child of ``seed`` keyed by a hash of ``parts``."""
+def keyed_rng(seed: Seed, *parts: object) -> np.random.Generator:
+    """A generator for one (statistic, group): a child of ``seed`` keyed by a hash of ``parts``.
+
+    Keyed, not spawned in order, so a group's draws do not depend on which other groups are
+    in the table."""
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     blob = json.dumps([str(p) for p in parts]).encode()
     k = int.from_bytes(hashlib.sha256(blob).digest()[:8], "little")
     return np.random.default_rng(
         np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, k))
     )
+
+
+def expected_outages(runs: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Per group of ``by``: ``runs``, ``events`` = Σ(1 − S_r(h_r)) and ``exposure_s`` = Σ∫S_r.
+
+    The split estimator's counterpart of a plain group's outage count and run-seconds: each
+    run's expected outages and expected time at risk up to its horizon, summed (what a
+    Poisson-type model of the hazard takes as response and exposure).
+    """
+    by = list(by)
+    rows = []
+    for group in _parse(runs, by):
+        lost = [1.0 - float(r.survival(np.array([r.horizon]))[0]) for r in group.runs]
+        at_risk = [r.rmst(r.horizon) for r in group.runs]
+        rows.append(
+            {
+                **group.key,
+                "runs": len(group.runs),
+                "events": float(np.sum(lost)),
+                "exposure_s": float(np.sum(at_risk)),
+            }
+        )
+    return pd.DataFrame(rows, columns=[*by, "runs", "events", "exposure_s"])
 
 
 def _percentile(dist: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -481,7 +514,7 @@ def split_curves(
         if not g.runs:
             continue
         grid = _default_grid(g) if given is None else given
-        table = _curve(g, grid, confidence, n_boot, _rng(seed, "curve", *_key_parts(g.key)))
+        table = _curve(g, grid, confidence, n_boot, keyed_rng(seed, "curve", *_key_parts(g.key)))
         parts.append(table.assign(**g.key)[[*by, *_CURVE_COLUMNS]])
     if not parts:
         return pd.DataFrame(columns=[*by, *_CURVE_COLUMNS])
@@ -562,7 +595,7 @@ def _summary_row(
             paired=True,
             confidence=confidence,
             n_boot=n_boot,
-            rng=_rng(seed, "hazard_per_batch", *parts),
+            rng=keyed_rng(seed, "hazard_per_batch", *parts),
         )
         row.update(
             hazard_per_batch=total_p / total_b,
@@ -576,7 +609,7 @@ def _summary_row(
             paired=True,
             confidence=confidence,
             n_boot=n_boot,
-            rng=_rng(seed, "hazard_per_hour", *parts),
+            rng=keyed_rng(seed, "hazard_per_hour", *parts),
         )
         row.update(
             hazard_per_hour=3600.0 * total_p / total_e,
@@ -597,7 +630,7 @@ def _summary_row(
             paired=True,
             confidence=confidence,
             n_boot=n_boot,
-            rng=_rng(seed, "outage_rate_per_hour", *parts),
+            rng=keyed_rng(seed, "outage_rate_per_hour", *parts),
         )
         row.update(
             outage_rate_per_hour=3600.0 * lost.sum() / at_risk.sum(),
@@ -616,7 +649,7 @@ def _summary_row(
                 paired=False,
                 confidence=confidence,
                 n_boot=n_boot,
-                rng=_rng(seed, name, t, *parts),
+                rng=keyed_rng(seed, name, t, *parts),
             )
             if name == "rmst":
                 row.update(rmst_s=float(values.mean()), rmst_ci_lower_s=lo, rmst_ci_upper_s=hi)
@@ -932,7 +965,7 @@ def split_compare(
             parts = [*_key_parts(skey), f"{compare}={level}", f"reference={ref}"]
 
             def rng_for(name: str, parts: list[str] = parts) -> np.random.Generator:
-                return _rng(seed, name, *parts)
+                return keyed_rng(seed, name, *parts)
 
             row = _compare_row(g.runs, levels[ref].runs, tau, confidence, n_boot, n_perm, rng_for)
             rows.append({**skey, compare: level, "reference": ref, **row})
