@@ -353,8 +353,9 @@ def test_certification_single_cell_closed_form():
     rows = counts(10, 10 * h, design="old", smp=8, load_rps=5000)
     rows += counts(0, 10 * h, design="new", smp=8, load_rps=5000)
     out = inf.certification(frame(rows))
-    assert out[["smp", "load_rps"]].values.tolist() == [[8, 5000], ["all", "all"]]
-    assert out["smp"].dtype == object
+    assert out["scope"].tolist() == ["cell", "pooled"]
+    assert out.loc[0, ["smp", "load_rps"]].tolist() == [8, 5000]
+    assert out.loc[1, ["smp", "load_rps"]].isna().all()
     cell = out.iloc[0]
     bound = ALPHA ** (-1 / 10) - 1
     assert cell["ratio_upper"] == pytest.approx(bound, rel=1e-9)
@@ -395,7 +396,7 @@ def test_certification_pooled_spreads_hours_and_flags_cells():
     assert out.loc[8, "hours_needed"] == pytest.approx(5 * (ALPHA ** (-1 / 3) - 1) / 0.01)
     # Pooled over cells 1, 2, 4 (both ran): E_new/E_old = 2 in the cells with outages, so
     # R_up = (α^(−1/10) − 1)/2 and hours_needed = R_up · 35 h / 0.01 (spread like now).
-    pooled = out.loc["all"]
+    pooled = out.loc[out["scope"] == "pooled"].iloc[0]
     r_up = (ALPHA ** (-1 / 10) - 1) / 2
     assert pooled["cells"] == 3
     assert pooled["exposure_h"] == pytest.approx(35)
@@ -515,3 +516,50 @@ def test_small_sample_logrank_refuses_split_rows():
     runs = frame(constant_split(2, 0.1, design="old") + constant_split(2, 0.0, design="new"))
     with pytest.raises(ValueError, match="split run"):
         inf.small_sample_logrank(runs, ["design"])
+
+
+# --- the tables `vnetsim analyze` writes ------------------------------------------------------
+
+
+def test_report_writes_every_inference_table_and_they_round_trip(tmp_path):
+    from vnetsim.analysis import report
+
+    h = 3600.0
+    rows = []
+    for smp, k_old in ((1, 2), (8, 6)):
+        rows += counts(k_old, 10 * h, design="old", smp=smp, load_rps=5000)
+        rows += counts(0, 10 * h, design="new", smp=smp, load_rps=5000)
+    tables = report.inference_tables(frame(rows), ["design", "smp", "load_rps"], "design")
+    assert set(tables) == {"logrank", "pooled", "trend", "certification"}
+    pooled = tables["pooled"].iloc[0]
+    assert (pooled["level"], pooled["reference"], pooled["ratio_is_bound"]) == ("new", "old", True)
+    # The report's pooled certification row is the function's own, labelled with its design.
+    cert = tables["certification"]
+    direct = inf.certification(frame(rows), strata=["smp", "load_rps"])
+    mine = cert.loc[cert["scope"] == "pooled"].iloc[0]
+    theirs = direct.loc[direct["scope"] == "pooled"].iloc[0]
+    assert (mine["design"], mine["reference"]) == ("new", "old")
+    assert mine["ratio_upper"] == theirs["ratio_upper"]
+    # old's trend: 2 outages at smp 1 and 6 at smp 8 in equal exposure, so exp(b) = 3^(1/3).
+    old = tables["trend"].set_index(["design", "term"]).loc[("old", "log2_smp")]
+    assert old["rate_ratio"] == pytest.approx(3 ** (1 / 3), rel=1e-8)
+    written = report.write_tables(tables, tmp_path)
+    back = pd.read_parquet(tmp_path / "certification.parquet")
+    assert len(written) == 8
+    assert back["scope"].tolist() == cert["scope"].tolist()
+
+
+def test_exact_pvalue_with_a_single_run_in_one_group():
+    # One 'new' run (censored at 10 s) against three 'old' outages at 1, 2, 3 s. The 4
+    # relabellings put the lone label on each run in turn. By hand (O − E over √V):
+    # on the 10 s run (observed) −(13/12)/√0.6597 = −1.334; on 1 s 0.75/√0.1875 = 1.732;
+    # on 2 s 0.4167/√0.4097 = 0.651; on 3 s −0.0833/√0.6597 = −0.103. Two of four |Z| are
+    # at least 1.334: p = 1/2.
+    rows = plain_rows([10.0], [False], design="new") + plain_rows(
+        [1.0, 2.0, 3.0], [True] * 3, design="old"
+    )
+    row = inf.small_sample_logrank(frame(rows), ["design"]).iloc[0]
+    assert row["exact"]
+    assert row["permutations"] == 4
+    assert row["statistic"] == pytest.approx(-(13 / 12) / math.sqrt(0.1875 + 2 / 9 + 0.25))
+    assert row["pvalue_exact"] == pytest.approx(0.5)

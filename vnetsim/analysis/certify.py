@@ -153,9 +153,9 @@ def certification(
     Returns
     -------
     DataFrame
-        Per estimator, one row per cell where either has valid runs, then one pooled row whose
-        strata columns hold the string ``"all"`` (strata columns are object dtype; without
-        ``strata``, the pooled row only). Columns: the strata, ``estimator``, ``cells`` (with
+        Per estimator, one row per cell where either has valid runs (``scope = "cell"``), then
+        one pooled row (``scope = "pooled"``, strata columns missing; without ``strata``, the
+        pooled row only). Columns: the strata, ``scope``, ``estimator``, ``cells`` (with
         runs of both; the pooled row uses only those), ``runs``, ``exposure_h`` (design
         run-hours; Σ∫S_r for split), ``events`` (expected outages for split),
         ``hazard_upper_per_h`` (one-sided Poisson bound chi2.ppf(confidence, 2k + 2) / 2T;
@@ -202,12 +202,11 @@ def certification(
             for i in range(len(merged)):
                 one = merged.iloc[[i]]
                 key = keys.loc[one[CELL].iloc[0], strata].to_dict()
-                rows.append({**key, **_certify(one, kind, target_ratio, confidence, pooled=False)})
+                cell = _certify(one, kind, target_ratio, confidence, pooled=False)
+                rows.append({**key, "scope": "cell", **cell})
         both = merged.loc[(merged["runs_l"] > 0) & (merged["runs_r"] > 0)]
         pooled = _certify(both, kind, target_ratio, confidence, pooled=True)
-        rows.append({**dict.fromkeys(strata, "all"), **pooled})
-    out = pd.DataFrame(rows, columns=[*strata, *_CERT_COLUMNS])
-    for col in strata:
-        out[col] = out[col].astype(object)
+        rows.append({"scope": "pooled", **pooled})
+    out = pd.DataFrame(rows, columns=[*strata, "scope", *_CERT_COLUMNS])
     out["certified"] = out["certified"].astype("boolean")
     return out

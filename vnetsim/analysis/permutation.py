@@ -114,20 +114,32 @@ def _logrank_pair(
 
     relabellings = math.comb(ta.size + tb.size, ta.size)
     exact = relabellings <= max_permutations
-    perm = stats.permutation_test(
-        (np.arange(ta.size), ta.size + np.arange(tb.size)),
-        absolute,
-        permutation_type="independent",
-        vectorized=True,
-        n_resamples=max_permutations,
-        alternative="greater",
-        rng=rng,
-    )
+    if min(ta.size, tb.size) < 2:
+        # scipy's permutation_test needs two runs per sample; with one run in a group the
+        # relabellings are just the choice of that run (at most n + 1): enumerate them.
+        n_all, n_a = ta.size + tb.size, ta.size
+        labels = np.array(list(itertools.combinations(range(n_all), n_a)), dtype=np.intp)
+        null = np.abs(z(labels, axis=-1))
+        observed = abs(float(z(np.arange(n_a)[None, :], axis=-1)[0]))
+        # scipy's tolerance (100 eps relative), so ties with the observed count as at least it
+        pvalue = float(np.mean(null >= observed - 100 * np.finfo(float).eps * observed))
+        exact = True
+    else:
+        perm = stats.permutation_test(
+            (np.arange(ta.size), ta.size + np.arange(tb.size)),
+            absolute,
+            permutation_type="independent",
+            vectorized=True,
+            n_resamples=max_permutations,
+            alternative="greater",
+            rng=rng,
+        )
+        pvalue = float(perm.pvalue)
     return {
         **row,
         "statistic": float(res.statistic),
         "pvalue_asymptotic": float(res.pvalue),
-        "pvalue_exact": float(perm.pvalue),
+        "pvalue_exact": pvalue,
         "permutations": relabellings if exact else max_permutations,
         "exact": exact,
     }

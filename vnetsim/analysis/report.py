@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vnetsim.analysis import survival
+from vnetsim.analysis import checks, inference, survival
 from vnetsim.config import ConfigError
 from vnetsim.sweep import LoadedSweep, load_sweep
 from vnetsim.version import __version__, source_commit
@@ -43,6 +43,47 @@ SUMMARY_COLUMNS = (
     "blackout_median_label",
 )
 DEFAULT_TIMES_S = (60.0, 300.0, 900.0)
+INFERENCE_VIEWS = (
+    (
+        "pooled",
+        "pooled over cells: each value against the reference (stratified log-rank, rate ratio)",
+        (
+            "level",
+            "reference",
+            "estimator",
+            "strata",
+            "events",
+            "events_reference",
+            "rate_ratio",
+            "ci_lower",
+            "ci_upper",
+            "ratio_is_bound",
+            "logrank_pvalue",
+        ),
+    ),
+    (
+        "trend",
+        "trend: hazard factor per doubling of SMP and of load (Poisson regression)",
+        ("estimator", "term", "rate_ratio", "ci_lower", "ci_upper", "pvalue", "events", "note"),
+    ),
+    (
+        "certification",
+        "certification (pooled): bound on the hazard ratio to the reference, and the run-hours "
+        "a ratio below target_ratio needs",
+        (
+            "reference",
+            "estimator",
+            "exposure_h",
+            "events",
+            "ratio_upper",
+            "target_ratio",
+            "certified",
+            "hours_needed",
+            "hours_more",
+            "note",
+        ),
+    ),
+)
 
 
 def compare_axis(axes: Sequence[str]) -> str:
@@ -104,7 +145,56 @@ def analyze(
     if not split.empty:
         split_tables = _split_tables(split, sweep.axes, compare, sweep.horizon_s, times)
         tables.update(_labelled(split_tables, "split"))
+    tables.update(inference_tables(sweep.runs, sweep.axes, compare, plain_logrank=not plain.empty))
     return tables
+
+
+def inference_tables(
+    runs: pd.DataFrame, axes: Sequence[str], compare: str, *, plain_logrank: bool = True
+) -> dict[str, pd.DataFrame]:
+    """The tables across cells (``vnetsim.analysis.inference``), for plain and split rows.
+
+    ``logrank``: per cell, each pair of ``compare`` values with exact permutation p-values
+    (plain runs only); ``pooled``: each value against the reference (``old`` if swept) over
+    all cells; ``trend``: hazard per doubling of SMP and load, per value of the other axes;
+    ``certification``: each value's bound against the reference's hazard, per cell and
+    pooled, with the run-hours a ratio below 1 % needs. Empty when ``compare`` is no axis.
+    """
+    if compare not in axes or runs[compare].nunique() < 2:
+        return {}
+    strata = [a for a in axes if a != compare]
+    ok = runs.loc[~checks.error_mask(runs)]
+    out: dict[str, pd.DataFrame] = {}
+    if plain_logrank:
+        plain = runs.loc[~split_rows(runs)]
+        out["logrank"] = inference.small_sample_logrank(
+            plain, list(axes), compare=compare, seed=SPLIT_SEED
+        )
+    pooled = inference.pooled_comparison(runs, compare=compare, strata=strata)
+    out["pooled"] = pooled
+    trend_by = [a for a in axes if a not in TREND_COVARIATES]
+    if any(a in axes for a in TREND_COVARIATES) and not ok.empty:
+        out["trend"] = inference.trend(runs, by=trend_by or [compare])
+    if not pooled.empty:
+        ref = pooled["reference"].iloc[0]
+        certified = [
+            inference.certification(
+                runs, design=level, reference=ref, strata=strata, compare=compare
+            ).assign(**{compare: level, "reference": ref})
+            for level in sorted_values(runs[compare])
+            if level != ref
+        ]
+        table = pd.concat(certified, ignore_index=True)
+        front = [compare, "reference"]
+        out["certification"] = table[[*front, *(c for c in table.columns if c not in front)]]
+    return out
+
+
+TREND_COVARIATES = ("smp", "load_rps")
+
+
+def sorted_values(values: pd.Series) -> list[object]:
+    return values.drop_duplicates().sort_values().tolist()
 
 
 def _labelled(tables: Mapping[str, pd.DataFrame], estimator: str) -> dict[str, pd.DataFrame]:
@@ -184,10 +274,22 @@ def format_summary(tables: dict[str, pd.DataFrame], by: list[str], horizon_s: fl
             cols = [c for c in (*by, *names) if c in s.columns]
             parts.append("plain runs (Kaplan–Meier):\n" + s[cols].to_string(index=False))
             if "logrank" in tables and not tables["logrank"].empty:
+                cols = [c for c in tables["logrank"].columns if c not in ("estimator",)]
                 parts.append(
-                    f"log-rank tests between values of {compare_axis(by)}:\n"
-                    + tables["logrank"].to_string(index=False)
+                    f"log-rank tests between values of {compare_axis(by)} per cell "
+                    "(pvalue_exact: permutation):\n"
+                    + tables["logrank"][cols].to_string(index=False)
                 )
+        for name, title, columns in INFERENCE_VIEWS:
+            table = tables.get(name)
+            if table is None or table.empty:
+                continue
+            if name == "certification":
+                table = table.loc[table["scope"] == "pooled"]
+            cols = [
+                c for c in table.columns if (c in by and table[c].notna().any()) or c in columns
+            ]
+            parts.append(f"{title}:\n" + table[cols].to_string(index=False))
         if "split_summary" in tables:
             s = tables["split_summary"]
             cols = [c for c in (*by, *SPLIT_SUMMARY_COLUMNS) if c in s.columns]

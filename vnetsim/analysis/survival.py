@@ -631,9 +631,9 @@ def analyze(
     -------
     dict of str to DataFrame
         ``"summary"``, ``"km"``, ``"censor"``; ``"logrank"`` when ``compare`` is
-        a column of ``runs`` and in ``by``; ``"logrank_smp"`` (comparing SMP
-        settings within the other strata) when ``"smp"`` is likewise present and
-        is not already ``compare``.
+        a column of ``runs`` and in ``by`` (asymptotic p-values; ``vnetsim.analysis.report``
+        replaces it by exact permutation p-values, and compares SMP values by the trend
+        regression of ``vnetsim.analysis.inference`` rather than pairwise).
     """
     by = _as_list(by)
     out = {
@@ -643,6 +643,4 @@ def analyze(
     }
     if compare in runs.columns and compare in by:
         out["logrank"] = logrank(runs, by, compare=compare)
-    if compare != "smp" and "smp" in runs.columns and "smp" in by:
-        out["logrank_smp"] = logrank(runs, by, compare="smp")
     return out

@@ -8,6 +8,8 @@ answer a weaker question with less power. docs/inference.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -15,12 +17,12 @@ from vnetsim.analysis.cells import (
     PLAIN,
     SPLIT,
     check_confidence,
-    sorted_levels,
     totals,
     validated,
 )
 from vnetsim.analysis.checks import check_runs
 from vnetsim.analysis.ratios import fit_poisson, wald
+from vnetsim.analysis.survival import _as_list
 
 __all__ = ["trend"]
 
@@ -107,7 +109,7 @@ def _trend_rows(
 def trend(
     runs: pd.DataFrame,
     *,
-    by: str = "design",
+    by: str | Sequence[str] = "design",
     confidence: float = 0.95,
     min_events: float = 3,
 ) -> pd.DataFrame:
@@ -123,9 +125,10 @@ def trend(
     ----------
     runs : DataFrame
         One row per run with ``duration_s``, ``event_observed``, ``smp`` and ``load_rps``
-        (both > 0) and ``by`` (see :func:`pooled_comparison` for the optional columns).
-    by : str
-        Column whose levels get a model each (e.g. ``"design"``).
+        (both > 0; a missing one is taken as a single value) and ``by`` (see
+        :func:`pooled_comparison` for the optional columns).
+    by : str or sequence of str
+        Column(s) whose combinations get a model each (e.g. ``"design"``).
     confidence : float
         Level of the Wald intervals.
     min_events : float
@@ -145,13 +148,18 @@ def trend(
         collinear covariates; a statsmodels warning or error).
     """
     check_confidence(confidence)
-    valid = validated(runs, [by, *_TREND_TERMS.values()])
-    check_runs(valid, durations=(), flags=(), positive=_TREND_TERMS.values())  # log2 needs > 0
-    table = totals(valid, [by, *_TREND_TERMS.values()])
+    keys = _as_list(by)
+    covariates = list(_TREND_TERMS.values())
+    # A sweep that does not vary load (or SMP) need not carry the column: one value.
+    runs = runs.assign(**{c: 1.0 for c in covariates if c not in runs.columns})
+    valid = validated(runs, [*keys, *covariates])
+    check_runs(valid, durations=(), flags=(), positive=covariates)  # log2 needs > 0
+    table = totals(valid, [*keys, *covariates])
     rows = []
-    for level in sorted_levels(table[by]) if len(table) else []:
+    for key, group in table.groupby(keys, sort=True, dropna=False) if len(table) else []:
+        level = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
         for kind in (PLAIN, SPLIT):
-            cells = table.loc[(table[by] == level) & (table["estimator"] == kind)]
+            cells = group.loc[group["estimator"] == kind]
             if len(cells):
-                rows += [{by: level, **r} for r in _trend_rows(cells, kind, confidence, min_events)]
-    return pd.DataFrame(rows, columns=[by, *_TREND_COLUMNS])
+                rows += [{**level, **r} for r in _trend_rows(cells, kind, confidence, min_events)]
+    return pd.DataFrame(rows, columns=[*keys, *_TREND_COLUMNS])
