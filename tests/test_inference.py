@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -563,3 +564,23 @@ def test_exact_pvalue_with_a_single_run_in_one_group():
     assert row["permutations"] == 4
     assert row["statistic"] == pytest.approx(-(13 / 12) / math.sqrt(0.1875 + 2 / 9 + 0.25))
     assert row["pvalue_exact"] == pytest.approx(0.5)
+
+
+def test_committed_split_sweep_gets_the_inference_tables_of_its_estimator():
+    # results/nanos-2099-split-tiny: 12 split runs (old, new × smp 2, 8), new immune.
+    from vnetsim.analysis import report
+    from vnetsim.sweep import load_sweep
+
+    root = Path(__file__).resolve().parent.parent
+    tables = report.analyze(load_sweep(root / "results" / "nanos-2099-split-tiny"))
+    assert {"split_summary", "split_curves", "pooled", "trend", "certification"} <= set(tables)
+    assert "logrank" not in tables  # a split run's outcome is a curve, not a duration
+    pooled = tables["pooled"].iloc[0]
+    assert pooled["estimator"] == "split"
+    assert pooled["events"] == 0
+    assert pooled["events_reference"] > 0
+    assert pooled["ratio_is_bound"]
+    assert 0 < pooled["ci_upper"] < math.inf
+    cert = tables["certification"]
+    assert set(cert["estimator"]) == {"split"}
+    assert (cert.loc[cert["scope"] == "pooled", "ratio_upper"] == pooled["ci_upper"]).all()
