@@ -954,7 +954,17 @@ def test_out_of_range_names_field_value_and_range(path, side) -> None:
         (load_scenario, "[guest]\nsmp = 0\n", "guest.smp: 0 is out of range [1, 64]"),
         (load_scenario, "[guest\n", ""),
         (load_scenario, "[gest]\n", "did you mean 'guest'"),
-        (SweepSpec.from_toml, "replicates = 0\n", "replicates must be an integer >= 1"),
+        (SweepSpec.from_toml, "replicates = 0\n", "replicates must be an integer in [1, "),
+        (SweepSpec.from_toml, "replicates = 1000000000\n", "replicates must be an integer in"),
+        (
+            SweepSpec.from_toml,
+            f"root_seed = {2**64}\n",
+            "root_seed must be an integer in [0, 2**63",
+        ),
+        (SweepSpec.from_toml, "root_seed = " + "9" * 5000 + "\n", "more than 4300 digits"),
+        (load_scenario, "[guest]\nsmp = " + "9" * 5000 + "\n", "more than 4300 digits"),
+        (SweepSpec.from_toml, "x = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+        (load_scenario, "x = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n", "nested too deeply"),
         (SweepSpec.from_toml, "[axes]\nsmp = []\n", "axes.smp must be a non-empty list"),
         (SweepSpec.from_toml, "[axes]\nsmp = [0, 1]\n", "guest.smp: 0 is out of range"),
         (SweepSpec.from_toml, "horizon_s = 0\n", "horizon_s must be a number in"),
@@ -969,6 +979,28 @@ def test_file_errors_name_the_file(tmp_path, loader, content, needle) -> None:
         loader(p)
     assert str(p) in str(info.value)
     assert needle in str(info.value)
+
+
+def test_endless_or_huge_input_file_is_refused_in_one_line(tmp_path) -> None:
+    big = tmp_path / "big.toml"
+    big.write_text("# padding\n" * 200_000)  # 2 MB of comments
+    for path in (Path("/dev/zero"), big):
+        for loader in (load_scenario, SweepSpec.from_toml):
+            with pytest.raises(ConfigError, match="larger than 1048576 bytes") as info:
+                loader(path)
+            assert "\n" not in str(info.value)
+
+
+def test_newline_in_a_path_or_set_key_keeps_the_message_on_one_line(tmp_path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_scenario(tmp_path / "a\nb.toml")
+    assert "\n" not in str(info.value)
+    assert "a\\nb.toml" in str(info.value)  # shown quoted, with the escape
+    with pytest.raises(ConfigError) as info:
+        ScenarioConfig().with_overrides(["guest.s\nmp=2"])
+    assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match="more than 4300 digits"):
+        ScenarioConfig().with_overrides(["guest.smp=" + "9" * 5000])
 
 
 def test_missing_file_is_a_config_error_naming_it(tmp_path) -> None:

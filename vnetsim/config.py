@@ -17,9 +17,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, ClassVar
 
 
@@ -367,11 +369,64 @@ def _check_path(path: str, source: str) -> None:
         or parts[0] not in _SECTIONS
         or parts[1] not in {f.name for f in fields(_SECTIONS[parts[0]])}
     ):
-        raise ConfigError(f"{source} {path}: unknown field{suggest(path, _all_paths())}")
+        raise ConfigError(f"{source} {shown(path)}: unknown field{suggest(path, _all_paths())}")
 
 
 def _all_paths() -> list[str]:
     return [f"{s}.{f.name}" for s, c in _SECTIONS.items() for f in fields(c)]
+
+
+MAX_INPUT_BYTES = 1 << 20  # scenario and sweep files are a few KiB; the bound keeps out /dev/zero
+
+
+def shown(text: object) -> str:
+    """A user-given name as a message shows it: as typed, or quoted (``repr``) when it holds
+    a line break of any kind, so that the message stays one line."""
+    s = str(text)
+    return s if len((s + "x").splitlines()) == 1 else repr(s)
+
+
+def read_toml(path: str | Path) -> tuple[dict[str, Any], str]:
+    """A scenario or sweep file's table and text; ``ConfigError`` (one line) for a file that
+    cannot be read, is over ``MAX_INPUT_BYTES``, is not UTF-8, is not TOML, nests deeper
+    than Python can parse, or holds an integer over Python's 4,300-digit limit."""
+    path = Path(path)
+    where = shown(path)
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_INPUT_BYTES + 1)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ConfigError(f"{where}: cannot be read ({reason})") from None
+    if len(raw) > MAX_INPUT_BYTES:
+        raise ConfigError(
+            f"{where}: larger than {MAX_INPUT_BYTES} bytes (allowed: a TOML file of at most "
+            "1 MiB; scenario and sweep files are a few KiB)"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{where}: byte {err.start} is not UTF-8 (allowed: UTF-8 text)") from None
+    return _toml(text, where), text
+
+
+def _toml(text: str, where: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except (RecursionError, ValueError) as err:  # TOMLDecodeError is a ValueError
+        raise _toml_error(err, where) from None
+
+
+def _toml_error(err: Exception, where: str) -> ConfigError:
+    if isinstance(err, tomllib.TOMLDecodeError):
+        return ConfigError(f"{where}: {err}")
+    if isinstance(err, RecursionError):
+        return ConfigError(f"{where}: tables or arrays nested too deeply to parse")
+    # the other ValueError tomllib raises: Python's limit on converting digits to an int
+    return ConfigError(
+        f"{where}: an integer with more than {sys.get_int_max_str_digits()} digits "
+        "(allowed: every field's range is far smaller)"
+    )
 
 
 def _parse_literal(raw: str, path: str) -> Any:
@@ -382,6 +437,8 @@ def _parse_literal(raw: str, path: str) -> Any:
         parsed = tomllib.loads(f"v = {raw}")
     except tomllib.TOMLDecodeError:
         return raw
+    except (RecursionError, ValueError) as err:
+        raise _toml_error(err, f"--set {shown(path)}") from None
     if set(parsed) != {"v"}:
         raise ConfigError(f"--set {path}: value {raw!r}: one value expected")
     return parsed["v"]

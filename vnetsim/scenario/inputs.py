@@ -7,11 +7,10 @@ scenario file means. Every entry point (``simulate``, the CLI, sweeps) goes thro
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from vnetsim.config import ConfigError, ScenarioConfig, deep_merge, suggest
+from vnetsim.config import ConfigError, ScenarioConfig, deep_merge, read_toml, suggest
 from vnetsim.drivers import ALIASES, DESIGNS, resolve_design
 from vnetsim.scenario.presets import preset
 
@@ -37,10 +36,7 @@ def scenario_from_dict(data: dict[str, Any], *, source: str = "scenario") -> Sce
 def load_scenario(path: str | Path) -> ScenarioConfig:
     """A scenario file; a ``base = "preset"`` key starts from a named preset."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        raise ConfigError(f"{path}: {err}") from None
+    data, _ = read_toml(path)
     base = data.pop("base", None)
     if base is None:
         return scenario_from_dict(data, source=str(path))

@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import tomllib
 from collections.abc import Iterator
 from itertools import product
 from pathlib import Path
@@ -38,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from vnetsim.config import ConfigError, ScenarioConfig, suggest
+from vnetsim.config import ConfigError, ScenarioConfig, read_toml, suggest
 from vnetsim.scenario import check, load_scenario, preset
 
 AXIS_ALIASES: dict[str, str] = {
@@ -46,6 +45,17 @@ AXIS_ALIASES: dict[str, str] = {
     "load_rps": "workload.load_rps",
     "design": "driver.design",
 }
+# A million runs per point is past any study here; the bound stops a typo (10**9) from
+# building a task list of hundreds of GB before the first run.
+MAX_REPLICATES = 1_000_000
+# Runs store their seed in a 64-bit signed Parquet column.
+MAX_ROOT_SEED = 2**63 - 1
+
+
+def _int_in(value: object, lo: int, hi: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+
 TOP_KEYS: tuple[str, ...] = ("name", "base", "replicates", "root_seed", "horizon_s", "set", "axes")
 SCHEMA_VERSION = 1
 # Set by the top-level keys of a sweep file only (a [set] or an axis naming them is refused).
@@ -90,11 +100,7 @@ class SweepSpec:
     @classmethod
     def from_toml(cls, path: str | Path) -> SweepSpec:
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-            data = tomllib.loads(text)
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-            raise ConfigError(f"{path}: {err}") from None
+        data, text = read_toml(path)
         return cls.from_dict(data, source=str(path), text=text, root=path.parent)
 
     @classmethod
@@ -119,11 +125,16 @@ class SweepSpec:
         except ConfigError as err:
             raise ConfigError(f"{source}: base: {err}") from None
         replicates = data.get("replicates", 1)
-        if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
-            raise ConfigError(f"{source}: replicates must be an integer >= 1, got {replicates!r}")
+        if not _int_in(replicates, 1, MAX_REPLICATES):
+            raise ConfigError(
+                f"{source}: replicates must be an integer in [1, {MAX_REPLICATES}], "
+                f"got {replicates!r}"
+            )
         root_seed = data.get("root_seed", 0)
-        if isinstance(root_seed, bool) or not isinstance(root_seed, int) or root_seed < 0:
-            raise ConfigError(f"{source}: root_seed must be an integer >= 0, got {root_seed!r}")
+        if not _int_in(root_seed, 0, MAX_ROOT_SEED):
+            raise ConfigError(
+                f"{source}: root_seed must be an integer in [0, 2**63 - 1], got {root_seed!r}"
+            )
         horizon = data.get("horizon_s", base.run.horizon_s)
         if (
             isinstance(horizon, bool)
