@@ -32,7 +32,7 @@ from hypothesis.errors import InvalidArgument
 import vnetsim.cli as cli
 import vnetsim.sweep as sweep_mod
 from vnetsim.cli import main
-from vnetsim.config import ConfigError, ScenarioConfig
+from vnetsim.config import ConfigError, ScenarioConfig, shown
 from vnetsim.drivers import ALIASES, DESIGNS, resolve_design
 from vnetsim.scenario import PRESETS, check, load_scenario, preset, scenario_from_dict
 from vnetsim.sweep import AXIS_ALIASES, SweepSpec
@@ -444,6 +444,7 @@ def test_set_garbage_is_refused_naming_the_path_or_yields_a_valid_config(items) 
     if msg is not None:
         named = [it.partition("=")[0].strip() for it in items]
         named += [PARTNERS[p] for p in named if p in PARTNERS]
+        named += [shown(p) for p in named]  # a path with a line break is shown quoted
         assert any((p and p in msg) for p in named) or any(repr(it) in msg for it in items), (
             items,
             msg,
@@ -956,6 +957,8 @@ def test_out_of_range_names_field_value_and_range(path, side) -> None:
         (load_scenario, "[gest]\n", "did you mean 'guest'"),
         (SweepSpec.from_toml, "replicates = 0\n", "replicates must be an integer in [1, "),
         (SweepSpec.from_toml, "replicates = 1000000000\n", "replicates must be an integer in"),
+        (SweepSpec.from_toml, '[axes]\ndesign = ["old", "nanos-0.1.54"]\n', "same scenario"),
+        (SweepSpec.from_toml, "[axes]\n'host.vhost_frame_us' = [2, 2.0]\n", "same scenario"),
         (
             SweepSpec.from_toml,
             f"root_seed = {2**64}\n",

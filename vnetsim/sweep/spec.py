@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from vnetsim.config import ConfigError, ScenarioConfig, read_toml, suggest
+from vnetsim.drivers.registry import resolve_design
 from vnetsim.scenario import check, load_scenario, preset
 
 AXIS_ALIASES: dict[str, str] = {
@@ -178,11 +179,22 @@ class SweepSpec:
             horizon_s=float(horizon),
             text=text,
         )
+        resolved: dict[str, dict[str, Any]] = {}
         for point in spec.points():  # validate every point's scenario before anything runs
             try:
-                spec.config_for(point)
+                cfg = spec.config_for(point).to_dict()
             except ConfigError as err:
                 raise ConfigError(f"{source}: point {point}: {err}") from None
+            # Two axis values that differ only in type or alias (2 and 2.0, "old" and
+            # "nanos-0.1.54") give the same scenario: the sweep would run it twice.
+            cfg["driver"]["design"] = resolve_design(cfg["driver"]["design"])
+            key = repr(sorted((k, repr(v)) for k, v in cfg.items() if k != "name"))
+            if key in resolved:
+                raise ConfigError(
+                    f"{source}: points {resolved[key]} and {point} are the same scenario "
+                    "(axis values that differ only by type or design alias); list each once"
+                )
+            resolved[key] = point
         return spec
 
     # -- points, seeds, configs ---------------------------------------------------------
