@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from vnetsim.cli import main
+from vnetsim.config import ScenarioConfig
 from vnetsim.records import RESULT_FIELDS
 
 
@@ -178,3 +179,38 @@ def test_demo_runs_old_then_new_on_the_same_seed(capsys) -> None:
     assert "== old driver (nanos-0.1.54) ==" in out
     assert "== fixed driver (nanos-0.1.55), same seed ==" in out
     assert out.count("seed 3") >= 2
+
+
+def test_version_and_help_show_the_version_and_defaults(capsys) -> None:
+    from vnetsim.version import __version__
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"vnetsim {__version__}"
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    assert "(default: nanos-2099)" in out  # --scenario
+    assert "(default: 0)" in out  # --seed
+    assert "(default: None)" not in out
+
+
+def test_fields_lists_every_settable_field_and_a_presets_changes(capsys) -> None:
+    from vnetsim.config import field_table
+
+    assert main(["fields"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    paths = [line.split(" = ")[0] for line in lines if not line.startswith(" ")]
+    assert paths == [f.path for f in field_table()]
+    assert len(paths) == len(set(paths))
+    assert "guest.smp = 8" in lines
+    every = {f.path for f in field_table()}
+    for path in every:  # each listed field is one --set accepts
+        sec, key = path.split(".")
+        value = ScenarioConfig().to_dict()[sec][key]
+        ScenarioConfig().with_fields({path: value})
+    assert main(["fields", "--scenario", "plain-host-ops-run"]) == 0
+    out = capsys.readouterr().out
+    assert "guest.smp = 1 (default 8)" in out
+    assert "host.preempt_rate_per_s = 0.2 (default " in out

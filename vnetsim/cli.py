@@ -9,17 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from vnetsim.config import ConfigError, ScenarioConfig
+from vnetsim.config import ConfigError, ScenarioConfig, field_table
 from vnetsim.drivers import ALIASES, DESIGNS
 from vnetsim.records import RunResult
 from vnetsim.scenario import ModelError, check, load_scenario, simulate
 from vnetsim.scenario.presets import PRESETS, preset
 from vnetsim.sweep import StorageError
+from vnetsim.version import __version__
 
 
 def _scenario_from_args(args: argparse.Namespace) -> ScenarioConfig:
@@ -173,6 +175,24 @@ def cmd_designs(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fields(args: argparse.Namespace) -> int:
+    """Every settable field: its value in the scenario (default: the defaults), range, doc."""
+    values = preset(args.scenario).to_dict() if args.scenario else ScenarioConfig().to_dict()
+    for info in field_table():
+        sec, key = info.path.split(".")
+        value = values[sec][key]
+        changed = "" if value == info.default else f" (default {_toml_value(info.default)})"
+        print(f"{info.path} = {_toml_value(value)}{changed}")
+        print(f"    {info.type}, allowed {info.allowed}" + (f": {info.doc}" if info.doc else ""))
+    return 0
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
 def cmd_scenarios(_args: argparse.Namespace) -> int:
     for name, (summary, changes) in PRESETS.items():
         detail = ", ".join(f"{s}.{k}={v}" for s, ch in changes.items() for k, v in ch.items())
@@ -180,8 +200,28 @@ def cmd_scenarios(_args: argparse.Namespace) -> int:
     return 0
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """``--help`` names each option's default, where it has one worth naming."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if default is None or default is False or default == argparse.SUPPRESS:
+            return text
+        if "%(default)" in text:
+            return text
+        if action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
+            return f"{text} (default: %(default)s)"
+        return text
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad option in one line (exit 2), like every other bad input."""
+    """argparse that reports a bad option in one line (exit 2), like every other bad input,
+    and shows every option's default in ``--help``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"vnetsim: error: {message} (see `{self.prog} --help`)\n")
@@ -189,6 +229,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="vnetsim", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"vnetsim {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="simulate one scenario and report its time to outage")
@@ -257,6 +298,13 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("designs", help="list driver designs").set_defaults(func=cmd_designs)
     sub.add_parser("scenarios", help="list named scenarios").set_defaults(func=cmd_scenarios)
+    fields_cmd = sub.add_parser(
+        "fields", help="list every settable field (for --set and [set]) with range and doc"
+    )
+    fields_cmd.add_argument(
+        "--scenario", help="show this preset's values (default: the built-in defaults)"
+    )
+    fields_cmd.set_defaults(func=cmd_fields)
     return p
 
 
@@ -268,6 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if seed is not None and seed < 0:
             raise ConfigError(f"--seed: must be a non-negative integer, got {seed}")
         return int(args.func(args))
+    except BrokenPipeError:  # `vnetsim fields | head`: the reader left, which is no error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except ConfigError as err:
         print(f"vnetsim: error: {err}", file=sys.stderr)
         return 2

@@ -253,6 +253,37 @@ _SECTIONS: dict[str, type] = {
 }
 
 
+@dataclass(frozen=True)
+class FieldInfo:
+    """One settable field as ``vnetsim fields`` lists it."""
+
+    path: str
+    type: str
+    default: Any
+    allowed: str
+    doc: str
+
+
+def field_table() -> list[FieldInfo]:
+    """Every settable ``section.field`` with its type, default, allowed values and doc."""
+    out = []
+    for sec, cls in _SECTIONS.items():
+        for f in fields(cls):
+            meta = f.metadata
+            if meta.get("choices"):
+                allowed = " | ".join(meta["choices"])
+            elif meta.get("lo") is not None or meta.get("hi") is not None:
+                allowed = f"[{meta.get('lo')}, {meta.get('hi')}]"
+            else:
+                allowed = "true | false" if isinstance(f.default, bool) else "any"
+            out.append(
+                FieldInfo(
+                    f"{sec}.{f.name}", type(f.default).__name__, f.default, allowed, meta["doc"]
+                )
+            )
+    return out
+
+
 def suggest(key: str, options: list[str]) -> str:
     """A " (did you mean ...?)" hint for a misspelt key, or ""."""
     hint = difflib.get_close_matches(key, options, n=1)
