@@ -166,3 +166,29 @@ def test_full_disk_then_read_only_then_rerun_loses_nothing(tmp_path: Path, capsy
         pd.testing.assert_frame_equal(stable(resumed), stable(clean))
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False, capture_output=True)
+
+
+def test_a_sweep_whose_every_run_errors_reports_it_and_analyze_refuses_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import vnetsim.scenario as scenario_mod
+    from vnetsim.cli import main
+
+    def broken(cfg, seed):
+        raise RuntimeError("injected model failure")
+
+    monkeypatch.setattr(scenario_mod, "simulate", broken)
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text(
+        'name = "all-errors"\nreplicates = 1\nhorizon_s = 2\n[axes]\nsmp = [1, 2]\n'
+    )
+    out = tmp_path / "out"
+    argv = ["sweep", str(spec_file), "--out", str(out), "--workers", "1", "--no-progress"]
+    assert main(argv) == 0
+    assert "2 runs" in capsys.readouterr().out
+    for command in ("analyze", "figures"):
+        assert main([command, str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert "every one of the 2 runs ended in an error" in err
+        assert "injected model failure" in err

@@ -134,6 +134,13 @@ def analyze(
     """
     if sweep.runs.empty:
         raise ConfigError(f"{sweep.path}: no finished runs to analyse")
+    failed = checks.error_mask(sweep.runs)
+    if failed.all():
+        first = str(sweep.runs["error"].iloc[0]).splitlines()[0]
+        raise ConfigError(
+            f"{sweep.path}: every one of the {len(failed)} runs ended in an error "
+            f"(the first: {first}); nothing to analyse"
+        )
     times = tuple(sorted({*map(float, times_s), sweep.horizon_s} - {0.0}))
     is_split = split_rows(sweep.runs)
     plain, split = sweep.runs[~is_split], sweep.runs[is_split]

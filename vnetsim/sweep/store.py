@@ -122,6 +122,9 @@ class SweepStore:
         if not parts:
             return pd.DataFrame()
         df = pd.concat(parts, ignore_index=True).drop_duplicates("run_id", keep="first")
+        # A sweep whose every run errored has no result column yet; readers need them all.
+        missing = {c: None for c in TAIL_COLUMNS if c not in df.columns and c != "traceback"}
+        df = df.assign(**missing) if missing else df
         df = df[canonical_columns(list(df.columns))]
         return df.sort_values("run_id", kind="stable").reset_index(drop=True)
 
