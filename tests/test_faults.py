@@ -192,3 +192,15 @@ def test_a_sweep_whose_every_run_errors_reports_it_and_analyze_refuses_in_one_li
         assert err.count("\n") == 1
         assert "every one of the 2 runs ended in an error" in err
         assert "injected model failure" in err
+    # A plain rerun keeps the error rows (they are results); --retry-errors redoes them.
+    monkeypatch.undo()
+    assert main(argv) == 0
+    assert "2 errors" in capsys.readouterr().out
+    assert main([*argv, "--retry-errors"]) == 0
+    assert "0 errors" in capsys.readouterr().out
+    assert main(["analyze", str(out)]) == 0
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert len(runs) == 2
+    assert (runs["error"] == "").all()
+    assert main([*argv, "--retry-errors", "--min-events", "1"]) == 2
+    assert "--retry-errors: not available" in capsys.readouterr().err

@@ -584,3 +584,12 @@ def test_committed_split_sweep_gets_the_inference_tables_of_its_estimator():
     cert = tables["certification"]
     assert set(cert["estimator"]) == {"split"}
     assert (cert.loc[cert["scope"] == "pooled", "ratio_upper"] == pooled["ci_upper"]).all()
+
+
+def test_trend_without_groups_fits_one_model_and_never_groups_by_a_covariate():
+    rows = counts(6, 40 * 3600.0, design="old", smp=1, load_rps=5000)
+    rows += counts(9, 30 * 3600.0, design="old", smp=2, load_rps=5000)
+    for by in ([], ["smp"], "smp"):
+        out = inf.trend(frame(rows), by=by).set_index("term")
+        assert list(out.columns[:1]) == ["estimator"]  # no group column
+        assert out.loc["log2_smp", "rate_ratio"] == pytest.approx(2.0, rel=1e-8)

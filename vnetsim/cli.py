@@ -128,6 +128,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         target_ci_width=args.target_ci_width,
         run_timeout=args.run_timeout,
         replace=args.replace,
+        retry_errors=args.retry_errors,
     )
     ok = df[df["error"] == ""] if not df.empty else df
     split = ok["estimator"].eq("split") if "estimator" in ok.columns else ok["error"].ne("")
@@ -139,7 +140,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if split.any():  # a split run's own path survives by construction: count what it measured
         expected = float((1.0 - ok.loc[split, "split_survival"].astype(float)).sum())
         counts += f", {int(split.sum())} split runs with {expected:.3g} expected outages"
-    print(f"{spec.name}: {len(df)} runs in {args.out} ({counts}, {len(df) - len(ok)} errors)")
+    errors = len(df) - len(ok)
+    print(f"{spec.name}: {len(df)} runs in {args.out} ({counts}, {errors} errors)")
+    if errors:
+        print(f"rerun with --retry-errors to simulate the {errors} failed runs again")
     return 0
 
 
@@ -284,6 +288,11 @@ def _parser() -> argparse.ArgumentParser:
         "--replace",
         action="store_true",
         help="if --out holds a different sweep, move it aside and start anew",
+    )
+    sweep.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="simulate again the runs stored as errors (their new rows replace the old)",
     )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.set_defaults(func=cmd_sweep)

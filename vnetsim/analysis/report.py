@@ -181,7 +181,7 @@ def inference_tables(
     out["pooled"] = pooled
     trend_by = [a for a in axes if a not in TREND_COVARIATES]
     if any(a in axes for a in TREND_COVARIATES) and not ok.empty:
-        out["trend"] = inference.trend(runs, by=trend_by or [compare])
+        out["trend"] = inference.trend(runs, by=trend_by)
     if not pooled.empty:
         ref = pooled["reference"].iloc[0]
         certified = [

@@ -128,7 +128,8 @@ def trend(
         (both > 0; a missing one is taken as a single value) and ``by`` (see
         :func:`pooled_comparison` for the optional columns).
     by : str or sequence of str
-        Column(s) whose combinations get a model each (e.g. ``"design"``).
+        Column(s) whose combinations get a model each (e.g. ``"design"``); ``smp`` and
+        ``load_rps`` are covariates, never groups; no column left: one model for all runs.
     confidence : float
         Level of the Wald intervals.
     min_events : float
@@ -148,15 +149,16 @@ def trend(
         collinear covariates; a statsmodels warning or error).
     """
     check_confidence(confidence)
-    keys = _as_list(by)
     covariates = list(_TREND_TERMS.values())
+    keys = [k for k in _as_list(by) if k not in covariates]  # a covariate is no group
     # A sweep that does not vary load (or SMP) need not carry the column: one value.
     runs = runs.assign(**{c: 1.0 for c in covariates if c not in runs.columns})
     valid = validated(runs, [*keys, *covariates])
     check_runs(valid, durations=(), flags=(), positive=covariates)  # log2 needs > 0
     table = totals(valid, [*keys, *covariates])
     rows = []
-    for key, group in table.groupby(keys, sort=True, dropna=False) if len(table) else []:
+    groups = table.groupby(keys, sort=True, dropna=False) if keys else [((), table)]
+    for key, group in groups if len(table) else []:
         level = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
         for kind in (PLAIN, SPLIT):
             cells = group.loc[group["estimator"] == kind]

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vnetsim.config import ScenarioConfig
+from vnetsim.config import ConfigError, ScenarioConfig
 from vnetsim.sweep.backends import open_backend
 from vnetsim.sweep.spec import SweepSpec, Task, point_key_of
 from vnetsim.sweep.store import Row, StorageError, SweepStore, now
@@ -195,6 +195,7 @@ def run_sweep(
     wave: int = 4,
     run_timeout: float | None = None,
     replace: bool = False,
+    retry_errors: bool = False,
     on_row: Callable[[Row], None] | None = None,
 ) -> pd.DataFrame:
     """Run what is missing of ``spec`` into ``out`` and return the consolidated table.
@@ -205,14 +206,23 @@ def run_sweep(
 
     Locally every run has its own process: a run that raises, is killed (segfault, OOM,
     SIGKILL) or exceeds ``run_timeout`` seconds becomes a row with its error, and the others go
-    on. On Dask, a lost worker's runs are redone elsewhere by the scheduler.
+    on. On Dask, a lost worker's runs are redone elsewhere by the scheduler. Error rows count
+    as done unless ``retry_errors``: then those runs are simulated again and their new rows
+    replace the old ones (not with the early-stopping rules, whose waves already used them).
     """
+    early = min_events is not None or target_ci_width is not None
+    if retry_errors and early:
+        raise ConfigError(
+            "--retry-errors: not available with --min-events or --target-ci-width "
+            "(allowed: a sweep with a fixed replicate count)"
+        )
     store = SweepStore(out)
     backend_name = "dask" if (scheduler or scheduler_file) else "local"
     manifest = store.open_session(spec, backend_name, replace=replace)
     store.write_manifest(manifest)
     done = store.done_ids()
-    early = min_events is not None or target_ci_width is not None
+    if retry_errors:
+        done -= store.error_ids()
     existing = store.load() if early and done else pd.DataFrame()
     by_point: dict[str, list[Row]] = {}
     if not existing.empty:

@@ -84,6 +84,14 @@ class SweepStore:
                 _discard(p)
         return ids
 
+    def error_ids(self) -> set[str]:
+        """The runs whose stored row is an error (what ``--retry-errors`` runs again)."""
+        df = self.load()
+        if df.empty or "error" not in df.columns:
+            return set()
+        failed = df["error"].fillna("").astype(str).str.strip() != ""
+        return set(df.loc[failed, "run_id"])
+
     def _consolidated(self) -> pd.DataFrame:
         p = self.out / "runs.parquet"
         return pd.read_parquet(p) if p.exists() else pd.DataFrame()
