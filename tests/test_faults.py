@@ -204,3 +204,23 @@ def test_a_sweep_whose_every_run_errors_reports_it_and_analyze_refuses_in_one_li
     assert (runs["error"] == "").all()
     assert main([*argv, "--retry-errors", "--min-events", "1"]) == 2
     assert "--retry-errors: not available" in capsys.readouterr().err
+
+
+def test_workers_n_runs_at_most_n_processes_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vnetsim.sweep.backends as backends_mod
+
+    alive: list[int] = []
+    real_submit = backends_mod.LocalBackend.submit
+
+    def counting_submit(self, fn, *args):
+        child = real_submit(self, fn, *args)
+        alive.append(len(self.running))  # submitted runs the sweep has not collected yet
+        return child
+
+    monkeypatch.setattr(backends_mod.LocalBackend, "submit", counting_submit)
+    spec = SweepSpec.from_dict({**SPEC, "replicates": 2})  # 8 runs
+    run_sweep(spec, tmp_path / "out", workers=2, progress=False)
+    assert len(alive) == 8
+    assert max(alive) == 2

@@ -34,6 +34,7 @@ class Backend(Protocol[F]):
     """What ``run_sweep`` needs of an executor."""
 
     slots: int  # runs that can execute at once
+    in_flight: int  # runs submitted at once: local, the slots (each is a process); Dask, more
 
     def submit(self, fn: TaskFn, *args: Any) -> F: ...
 
@@ -119,6 +120,7 @@ class LocalBackend:
 
         self.ctx = mp.get_context("fork")
         self.slots = workers
+        self.in_flight = workers  # a submitted run is a started process: --workers N is N
         self.run_timeout = run_timeout
         self.running: set[ChildRun] = set()
 
@@ -156,6 +158,7 @@ class DaskBackend:
 
         self.client = Client(scheduler_file=scheduler_file) if scheduler_file else Client(scheduler)
         self.slots = max(1, sum(self.client.nthreads().values()))
+        self.in_flight = 2 * self.slots  # queued at the scheduler, so no worker waits for us
 
     def submit(self, fn: TaskFn, *args: Any) -> Any:
         return self.client.submit(fn, *args, pure=False)

@@ -278,7 +278,7 @@ def run_sweep(
     interrupted = False
     try:
         while pending or futures:
-            while pending and len(futures) < 2 * backend.slots:
+            while pending and len(futures) < backend.in_flight:
                 task = pending.pop(0)
                 args = task_args(spec, task)
                 futures[backend.submit(run_task, *args)] = (task, args)
