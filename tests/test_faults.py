@@ -224,3 +224,28 @@ def test_workers_n_runs_at_most_n_processes_at_once(
     run_sweep(spec, tmp_path / "out", workers=2, progress=False)
     assert len(alive) == 8
     assert max(alive) == 2
+
+
+def test_ctrl_c_prints_one_line_with_the_safe_runs_and_the_command_that_continues(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import vnetsim.sweep as sweep_pkg
+    from vnetsim.cli import main
+
+    real = sweep_pkg.run_sweep
+
+    def interrupted(*args, **kwargs):
+        real(*args, **kwargs)  # every run finishes and is stored, then the user presses Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep_pkg, "run_sweep", interrupted)
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text('name = "c"\nreplicates = 1\nhorizon_s = 1\n[axes]\nsmp = [1, 2]\n')
+    out = tmp_path / "out"
+    argv = ["sweep", str(spec_file), "--out", str(out), "--workers", "1", "--no-progress"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+    assert "2 finished runs are safe" in err
+    assert f"`vnetsim sweep {spec_file} --out {out}`" in err

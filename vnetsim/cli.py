@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -105,7 +106,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from vnetsim.sweep import SweepSpec, run_sweep
+    from vnetsim.sweep import SweepSpec, SweepStore, run_sweep
 
     spec = SweepSpec.from_toml(args.file)
     if args.workers is not None and args.workers < 1:
@@ -117,19 +118,29 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     ):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise ConfigError(f"{name}: must be a finite number > 0, got {value}")
-    df = run_sweep(
-        spec,
-        args.out,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        scheduler_file=args.scheduler_file,
-        progress=not args.no_progress,
-        min_events=args.min_events,
-        target_ci_width=args.target_ci_width,
-        run_timeout=args.run_timeout,
-        replace=args.replace,
-        retry_errors=args.retry_errors,
-    )
+    try:
+        df = run_sweep(
+            spec,
+            args.out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            scheduler_file=args.scheduler_file,
+            progress=not args.no_progress,
+            min_events=args.min_events,
+            target_ci_width=args.target_ci_width,
+            run_timeout=args.run_timeout,
+            replace=args.replace,
+            retry_errors=args.retry_errors,
+        )
+    except KeyboardInterrupt:
+        safe = len(SweepStore(args.out).done_ids())
+        again = f"vnetsim sweep {shlex.quote(str(args.file))} --out {shlex.quote(str(args.out))}"
+        print(
+            f"vnetsim: interrupted: {safe} finished runs are safe in {args.out}; "
+            f"`{again}` (with the same options) continues",
+            file=sys.stderr,
+        )
+        return 130
     ok = df[df["error"] == ""] if not df.empty else df
     split = ok["estimator"].eq("split") if "estimator" in ok.columns else ok["error"].ne("")
     plain = ok[~split]

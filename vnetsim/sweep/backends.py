@@ -52,8 +52,12 @@ class RunTimeout(RuntimeError):
 
 
 def _child_main(send: Any, fn: TaskFn, args: tuple[Any, ...]) -> None:
+    import signal
     import tracemalloc
 
+    # Ctrl-C reaches the whole process group; the parent alone answers it (and kills the
+    # runs), so a run neither prints a traceback nor leaves a half row.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if tracemalloc.is_tracing():  # a parent measuring its own memory: not the runs'
         tracemalloc.stop()
     send.send(fn(*args))
