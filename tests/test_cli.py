@@ -214,3 +214,39 @@ def test_fields_lists_every_settable_field_and_a_presets_changes(capsys) -> None
     out = capsys.readouterr().out
     assert "guest.smp = 1 (default 8)" in out
     assert "host.preempt_rate_per_s = 0.2 (default " in out
+
+
+def test_status_dry_run_and_the_incomplete_sweep_warning(tmp_path, capsys) -> None:
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text('name = "st"\nreplicates = 2\nhorizon_s = 1\n[axes]\nsmp = [1, 2]\n')
+    out = tmp_path / "out"
+    assert main(["sweep", str(spec_file), "--out", str(out), "--dry-run"]) == 0
+    plan = capsys.readouterr().out
+    assert "smp=1: 0 done, 0 errors, 2 missing" in plan
+    assert "2 points x 2 replicates = 4 runs: 0 done, 0 errors, 4 missing" in plan
+    assert "4 runs to go, 4 simulated s at most" in plan
+    assert not out.exists()  # a dry run writes nothing
+    # Run half of it (one replicate), then ask.
+    spec_file.write_text(spec_file.read_text().replace("replicates = 2", "replicates = 1"))
+    assert main(["sweep", str(spec_file), "--out", str(out), "--no-progress"]) == 0
+    spec_file.write_text(spec_file.read_text().replace("replicates = 1", "replicates = 2"))
+    assert main(["sweep", str(spec_file), "--out", str(out), "--dry-run"]) == 0
+    plan = capsys.readouterr().out
+    assert "2 done, 0 errors, 2 missing" in plan
+    assert "CPU-hours at the finished runs' rate" in plan
+    assert main(["status", str(out)]) == 0
+    assert "smp=2: 1 done, 0 errors, 0 missing" in capsys.readouterr().out
+    assert main(["analyze", str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err  # complete for the sweep it recorded
+    # Lose one stored run: analyze still works on the rest, and says what is missing.
+    import shutil
+
+    import pandas as pd
+
+    shutil.rmtree(out / "runs", ignore_errors=True)
+    runs = pd.read_parquet(out / "runs.parquet")
+    runs.iloc[1:].to_parquet(out / "runs.parquet", index=False)
+    assert main(["analyze", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 1 runs of this sweep are not done yet" in err
+    assert f"vnetsim status {out}" in err

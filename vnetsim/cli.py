@@ -14,7 +14,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from vnetsim.config import ConfigError, ScenarioConfig, field_table
 from vnetsim.drivers import ALIASES, DESIGNS
@@ -23,6 +23,11 @@ from vnetsim.scenario import ModelError, check, load_scenario, simulate
 from vnetsim.scenario.presets import PRESETS, preset
 from vnetsim.sweep import StorageError
 from vnetsim.version import __version__
+
+if TYPE_CHECKING:  # the sweep layer and pandas load only for the commands that need them
+    import pandas as pd
+
+    from vnetsim.sweep import LoadedSweep, SweepSpec
 
 
 def _scenario_from_args(args: argparse.Namespace) -> ScenarioConfig:
@@ -105,6 +110,53 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status_lines(spec: SweepSpec, runs: pd.DataFrame) -> tuple[list[str], int]:
+    from vnetsim.sweep.status import point_status
+
+    rows = point_status(spec, runs)
+    lines = [
+        "  ".join(f"{k}={v}" for k, v in p.point.items())
+        + f": {p.done} done, {p.errors} errors, {p.missing} missing"
+        for p in rows
+    ]
+    missing = sum(p.missing for p in rows)
+    done, errors = sum(p.done for p in rows), sum(p.errors for p in rows)
+    lines.append(
+        f"{spec.name}: {len(rows)} points x {spec.replicates} replicates = "
+        f"{len(rows) * spec.replicates} runs: {done} done, {errors} errors, {missing} missing"
+    )
+    return lines, missing
+
+
+def _print_plan(spec: SweepSpec, out: Path) -> int:
+    """``sweep --dry-run``: what the command would run, and what that costs."""
+    from vnetsim.sweep.status import stored_runs
+
+    runs = stored_runs(out)
+    lines, missing = _status_lines(spec, runs)
+    print("\n".join(lines))
+    simulated = missing * spec.horizon_s
+    cost = f"{missing} runs to go, {simulated:g} simulated s at most"
+    ok = runs.loc[runs["error"].fillna("") == ""] if not runs.empty else runs
+    if not ok.empty and float(ok["sim_time_s"].sum()) > 0:
+        rate = float(ok["wall_time_s"].sum()) / float(ok["sim_time_s"].sum())
+        cost += f", about {simulated * rate / 3600:.2g} CPU-hours at the finished runs' rate"
+    else:
+        cost += " (no finished run here to estimate the CPU time from)"
+    print(cost + "; nothing was run (--dry-run)")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from vnetsim.sweep import load_sweep
+    from vnetsim.sweep.status import spec_of
+
+    sweep = load_sweep(args.dir)
+    lines, _ = _status_lines(spec_of(sweep), sweep.runs)
+    print("\n".join(lines))
+    return 0
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from vnetsim.sweep import SweepSpec, SweepStore, run_sweep
 
@@ -118,6 +170,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     ):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise ConfigError(f"{name}: must be a finite number > 0, got {value}")
+    if args.dry_run:
+        return _print_plan(spec, args.out)
     try:
         df = run_sweep(
             spec,
@@ -166,7 +220,20 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     tables = analyze_dir(sweep)
     print(format_summary(tables, sweep.axes, sweep.horizon_s or 900.0))
     print(f"\ntables written to {sweep.path / 'analysis'} (CSV and Parquet)")
+    _warn_if_incomplete(sweep)
     return 0
+
+
+def _warn_if_incomplete(sweep: LoadedSweep) -> None:
+    from vnetsim.sweep.status import missing_runs
+
+    missing = missing_runs(sweep)
+    if missing:
+        print(
+            f"vnetsim: warning: {missing} runs of this sweep are not done yet; these tables "
+            f"cover what has finished (`vnetsim status {sweep.path}` says which)",
+            file=sys.stderr,
+        )
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
@@ -179,6 +246,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
         print(path)
     for name, reason in written.skipped.items():
         print(f"vnetsim: skipped figure {name}: {reason}", file=sys.stderr)
+    _warn_if_incomplete(sweep)
     return 0
 
 
@@ -305,8 +373,17 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="simulate again the runs stored as errors (their new rows replace the old)",
     )
+    sweep.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the points, the runs still to do and their cost; run nothing",
+    )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.set_defaults(func=cmd_sweep)
+
+    status = sub.add_parser("status", help="per point: runs done, errors and missing")
+    status.add_argument("dir", type=Path)
+    status.set_defaults(func=cmd_status)
 
     analyze = sub.add_parser("analyze", help="survival tables of a sweep directory")
     analyze.add_argument("dir", type=Path)
