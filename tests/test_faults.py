@@ -249,3 +249,62 @@ def test_ctrl_c_prints_one_line_with_the_safe_runs_and_the_command_that_continue
     assert "Traceback" not in err
     assert "2 finished runs are safe" in err
     assert f"`vnetsim sweep {spec_file} --out {out}`" in err
+
+
+def _tiny_sweep_file(tmp_path: Path, name: str = "t") -> Path:
+    f = tmp_path / f"{name}.toml"
+    f.write_text(f'name = "{name}"\nreplicates = 1\nhorizon_s = 1\n[axes]\nsmp = [1, 2]\n')
+    return f
+
+
+def test_a_second_sweep_on_a_locked_directory_is_refused(tmp_path: Path) -> None:
+    from vnetsim.config import ConfigError
+    from vnetsim.sweep import SweepStore
+
+    spec = SweepSpec.from_toml(_tiny_sweep_file(tmp_path))
+    out = tmp_path / "out"
+    busy = pytest.raises(ConfigError, match="another vnetsim sweep is running")
+    with SweepStore(out).locked(), busy:  # as a sweep running in another process holds it
+        run_sweep(spec, out, workers=1, progress=False)
+    assert not SweepStore(out).holds_runs()  # the refused sweep ran nothing
+    assert len(run_sweep(spec, out, workers=1, progress=False)) == 2  # released: it runs
+
+
+def test_foreign_rows_and_damaged_files_are_refused_in_one_line_and_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vnetsim.cli import main
+
+    out = tmp_path / "out"
+    argv = ["sweep", str(_tiny_sweep_file(tmp_path)), "--out", str(out), "--no-progress"]
+    assert main([*argv, "--workers", "1"]) == 0
+    capsys.readouterr()
+    good_manifest = (out / "manifest.json").read_bytes()
+    # Rows without a manifest: another sweep's, or unknown; never adopted.
+    (out / "manifest.json").unlink()
+    assert main(argv) == 2
+    assert "holds run rows but no manifest.json" in capsys.readouterr().err
+    # A damaged manifest: sweep, analyze and figures say so in one line; --replace starts over.
+    (out / "manifest.json").write_text("{not json")
+    for command in (argv, ["analyze", str(out)], ["figures", str(out)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert "manifest.json: damaged" in err
+    # A damaged consolidated table: named, with the way out; the file is left where it is.
+    (out / "manifest.json").write_bytes(good_manifest)
+    (out / "runs.parquet").write_bytes(b"PAR1 garbage")
+    for command in (argv, ["analyze", str(out)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert "runs.parquet: damaged" in err
+    assert (out / "runs.parquet").read_bytes() == b"PAR1 garbage"
+    # Doing what the message says resumes from the per-run files: nothing to redo.
+    (out / "runs.parquet").rename(out / "runs.parquet.damaged")
+    assert main(argv) == 0
+    assert "2 runs" in capsys.readouterr().out
+    # A damaged manifest and --replace: the directory is moved aside, not deleted.
+    (out / "manifest.json").write_text("[]")
+    assert main([*argv, "--replace"]) == 0
+    assert len(list(tmp_path.glob("out.replaced-*"))) == 1

@@ -216,6 +216,42 @@ def run_sweep(
             "--retry-errors: not available with --min-events or --target-ci-width "
             "(allowed: a sweep with a fixed replicate count)"
         )
+    with SweepStore(out).locked():
+        return _session(
+            spec,
+            out,
+            workers=workers,
+            scheduler=scheduler,
+            scheduler_file=scheduler_file,
+            progress=progress,
+            min_events=min_events,
+            target_ci_width=target_ci_width,
+            wave=wave,
+            run_timeout=run_timeout,
+            replace=replace,
+            retry_errors=retry_errors,
+            on_row=on_row,
+        )
+
+
+def _session(
+    spec: SweepSpec,
+    out: str | Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    scheduler_file: str | None = None,
+    progress: bool = True,
+    min_events: int | None = None,
+    target_ci_width: float | None = None,
+    wave: int = 4,
+    run_timeout: float | None = None,
+    replace: bool = False,
+    retry_errors: bool = False,
+    on_row: Callable[[Row], None] | None = None,
+) -> pd.DataFrame:
+    """One locked session of :func:`run_sweep`."""
+    early = min_events is not None or target_ci_width is not None
     store = SweepStore(out)
     backend_name = "dask" if (scheduler or scheduler_file) else "local"
     manifest = store.open_session(spec, backend_name, replace=replace)

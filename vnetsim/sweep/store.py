@@ -21,6 +21,7 @@ import os
 import platform
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -94,7 +95,16 @@ class SweepStore:
 
     def _consolidated(self) -> pd.DataFrame:
         p = self.out / "runs.parquet"
-        return pd.read_parquet(p) if p.exists() else pd.DataFrame()
+        if not p.exists():
+            return pd.DataFrame()
+        try:
+            return pd.read_parquet(p)
+        except Exception as err:  # pyarrow raises several kinds for a damaged file
+            raise ConfigError(
+                f"{p}: damaged ({type(err).__name__}); move it aside (mv {p} {p}.damaged): "
+                "the per-run files in runs/ are kept and the next `vnetsim sweep` redoes the "
+                "other runs it held"
+            ) from None
 
     def _consolidated_ids(self) -> set[str]:
         df = self._consolidated()
@@ -155,7 +165,49 @@ class SweepStore:
 
     def read_manifest(self) -> dict[str, Any] | None:
         p = self.manifest_path()
-        return json.loads(p.read_text()) if p.exists() else None
+        if not p.exists():
+            return None
+        try:
+            manifest = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ConfigError(
+                f"{p}: damaged ({type(err).__name__}), so which sweep {self.out} holds is "
+                "unknown; restore it, or start over with --replace (moves the directory "
+                "aside, nothing is deleted)"
+            ) from None
+        if not isinstance(manifest, dict):
+            raise ConfigError(f"{p}: damaged (not a JSON object); restore it or use --replace")
+        return manifest
+
+    def holds_runs(self) -> bool:
+        """Whether run rows are stored here (consolidated or per run)."""
+        if (self.out / "runs.parquet").exists():
+            return True
+        return self.runs_dir.exists() and any(self.runs_dir.glob("*.parquet"))
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the directory for one sweep session: a second ``vnetsim sweep`` on the same
+        ``--out`` is refused instead of mixing its rows in (an advisory ``flock``, released
+        by the kernel if this process dies)."""
+        import fcntl  # POSIX only; the local backend needs fork anyway
+
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise self._storage_error(err) from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ConfigError(
+                    f"{self.out}: another vnetsim sweep is running on this directory; wait "
+                    "for it or use another --out"
+                ) from None
+            yield
+        finally:
+            os.close(fd)
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         tmp = self.manifest_path().with_suffix(".tmp")
@@ -175,9 +227,22 @@ class SweepStore:
         ``ConfigError`` if the directory holds a different sweep, unless ``replace``: then
         the old directory is moved aside (nothing already computed is lost).
         """
-        old = self.read_manifest()
-        if old is not None and old.get("identity") != spec.identity():
+        try:
+            old = self.read_manifest()
+        except ConfigError:
             if not replace:
+                raise
+            old = {"name": "unknown (damaged manifest)", "identity": None}
+        if old is None and self.holds_runs() and not replace:
+            raise ConfigError(
+                f"{self.out}: holds run rows but no manifest.json, so they are not known to "
+                "be this sweep's; refusing to adopt them (use another --out, or --replace to "
+                "move them aside)"
+            )
+        if (old is not None and old.get("identity") != spec.identity()) or (
+            old is None and self.holds_runs()
+        ):
+            if not replace and old is not None:
                 raise ConfigError(
                     f"{self.out}: holds a different sweep ({old.get('name')!r}, identity "
                     f"{str(old.get('identity'))[:12]}); refusing to mix results (use another "
