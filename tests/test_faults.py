@@ -308,3 +308,33 @@ def test_foreign_rows_and_damaged_files_are_refused_in_one_line_and_kept(
     (out / "manifest.json").write_text("[]")
     assert main([*argv, "--replace"]) == 0
     assert len(list(tmp_path.glob("out.replaced-*"))) == 1
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "needle"),
+    [
+        ("--scheduler-file", "missing.json", "no such file"),
+        ("--scheduler-file", "bad.json", "not a Dask scheduler file"),
+        ("--scheduler", "nonsense", "not a scheduler address"),
+        ("--scheduler", "tcp://127.0.0.1:1", "no Dask scheduler answered"),
+    ],
+)
+def test_a_bad_dask_scheduler_is_one_line_not_a_hang_or_traceback(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    value: str,
+    needle: str,
+) -> None:
+    import vnetsim.sweep.backends as backends_mod
+    from vnetsim.cli import main
+
+    monkeypatch.setattr(backends_mod, "CONNECT_TIMEOUT_S", 0.5)  # port 1: nobody listens
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.json").write_text('{"type": "Scheduler"}')
+    argv = ["sweep", str(_tiny_sweep_file(tmp_path)), "--out", "out", flag, value]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert needle in err

@@ -14,8 +14,10 @@ import math
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from vnetsim.config import ConfigError
 from vnetsim.sweep.store import Row
 
 TaskFn = Callable[..., Row]
@@ -160,7 +162,20 @@ class DaskBackend:
     def __init__(self, scheduler: str | None, scheduler_file: str | None) -> None:
         from distributed import Client
 
-        self.client = Client(scheduler_file=scheduler_file) if scheduler_file else Client(scheduler)
+        address = _scheduler_address(scheduler_file) if scheduler_file else str(scheduler)
+        where = f"--scheduler-file {scheduler_file}" if scheduler_file else f"--scheduler {address}"
+        try:
+            self.client = Client(address, timeout=CONNECT_TIMEOUT_S)
+        except (ValueError, TypeError) as err:
+            raise ConfigError(
+                f"{where}: not a scheduler address ({err}); allowed: e.g. tcp://HOST:8786"
+            ) from None
+        except (OSError, TimeoutError) as err:
+            raise ConfigError(
+                f"{where}: no Dask scheduler answered at {address!r} within "
+                f"{CONNECT_TIMEOUT_S:g} s ({type(err).__name__}); allowed: the address of a "
+                "running scheduler, e.g. tcp://HOST:8786"
+            ) from None
         self.slots = max(1, sum(self.client.nthreads().values()))
         self.in_flight = 2 * self.slots  # queued at the scheduler, so no worker waits for us
 
@@ -174,6 +189,30 @@ class DaskBackend:
 
     def close(self, wait: bool = True) -> None:
         self.client.close()
+
+
+CONNECT_TIMEOUT_S = 20.0  # a scheduler that is up answers in well under a second
+
+
+def _scheduler_address(path: str) -> str:
+    """The address in a Dask scheduler file; ``ConfigError`` instead of waiting for it."""
+    import json
+
+    try:
+        info = json.loads(Path(path).read_text(encoding="utf-8"))
+        address = info["address"]
+    except FileNotFoundError:
+        raise ConfigError(
+            f"--scheduler-file {path}: no such file (allowed: the file a running "
+            "`dask scheduler --scheduler-file` wrote)"
+        ) from None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(
+            f"--scheduler-file {path}: not a Dask scheduler file ({type(err).__name__})"
+        ) from None
+    if not isinstance(address, str):
+        raise ConfigError(f"--scheduler-file {path}: its address is not a string")
+    return address
 
 
 def open_backend(
