@@ -1140,3 +1140,25 @@ def test_cli_argparse_errors_are_one_line(capsys) -> None:
     _kind, code, err = _call(["run", "--smp", "abc"], capsys)
     assert code == 2
     assert len(err.splitlines()) == 1, err
+
+
+def test_sweep_set_and_axes_take_every_toml_spelling_of_a_field(tmp_path) -> None:
+    spellings = [
+        "[set]\nworkload.http_connections = 16\n[axes]\nguest.smp = [1, 2]\n",
+        '[set]\n"workload.http_connections" = 16\n[axes]\nsmp = [1, 2]\n',
+        "[set.workload]\nhttp_connections = 16\n[axes.guest]\nsmp = [1, 2]\n",
+    ]
+    specs = []
+    for i, body in enumerate(spellings):
+        p = tmp_path / f"s{i}.toml"
+        p.write_text('name = "n"\n' + body)
+        specs.append(SweepSpec.from_toml(p))
+    assert {s.fixed for s in specs} == {(("workload.http_connections", 16),)}
+    assert [s.config_for(s.points()[1]).guest.smp for s in specs] == [2, 2, 2]
+    p = tmp_path / "twice.toml"
+    p.write_text('name = "n"\n[set]\nguest.smp = 2\n"guest.smp" = 4\n')
+    with pytest.raises(ConfigError, match=r"guest\.smp is given twice"):
+        SweepSpec.from_toml(p)
+    p.write_text('name = "n"\n[set]\nguest.smp = 2\n[axes]\nsmp = [1, 2]\n')
+    with pytest.raises(ConfigError, match=r"name the same field guest\.smp"):
+        SweepSpec.from_toml(p)

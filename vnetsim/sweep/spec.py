@@ -9,7 +9,7 @@ root seed::
     root_seed = 2099
     horizon_s = 120
     [set]                          # applied to every point
-    "workload.http_connections" = 32
+    workload.http_connections = 32 # or "workload.http_connections", or [set.workload]
     [axes]                         # cartesian product; short names or any section.field
     design = ["nanos-0.1.48", "old", "new"]
     smp = [1, 4, 8, 16]
@@ -22,7 +22,8 @@ randomness at the same replicate (common random numbers, paired comparisons). Ra
 
 A point's scenario is the base with the typed values of ``[set]``, the point, the horizon and
 the name laid on it (``ScenarioConfig.with_fields``), validated like a ``--set`` on the command
-line, and every point is checked when the sweep is loaded, before anything runs.
+line, and every point is checked when the sweep is loaded, before anything runs. Every key
+is described in docs/sweep-files.md.
 """
 
 from __future__ import annotations
@@ -51,6 +52,20 @@ AXIS_ALIASES: dict[str, str] = {
 MAX_REPLICATES = 1_000_000
 # Runs store their seed in a 64-bit signed Parquet column.
 MAX_ROOT_SEED = 2**63 - 1
+
+
+def _flat(table: dict[str, Any], source: str, prefix: str = "") -> dict[str, Any]:
+    """``{"host": {"mrg_rxbuf": False}}`` as ``{"host.mrg_rxbuf": False}`` (lists stay);
+    ``ConfigError`` when two spellings (``host.mrg_rxbuf`` and ``"host.mrg_rxbuf"``) meet."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        parts = _flat(value, source, f"{name}.") if isinstance(value, dict) else {name: value}
+        for path, v in parts.items():
+            if path in out:
+                raise ConfigError(f"{source}: {path} is given twice (two TOML spellings)")
+            out[path] = v
+    return out
 
 
 def _int_in(value: object, lo: int, hi: int) -> bool:
@@ -153,6 +168,9 @@ class SweepSpec:
         axes = data.get("axes", {})
         if not isinstance(fixed, dict) or not isinstance(axes, dict):
             raise ConfigError(f"{source}: [set] and [axes] must be tables")
+        # Ordinary TOML nesting ([set.host], or host.mrg_rxbuf = false unquoted) and the
+        # quoted "host.mrg_rxbuf" form name the same field.
+        fixed, axes = _flat(fixed, source), _flat(axes, source)
         seen: dict[str, str] = {}
         for key in [*fixed, *axes]:
             path = field_path(key)
