@@ -60,7 +60,9 @@ def _flat(table: dict[str, Any], source: str, prefix: str = "") -> dict[str, Any
     out: dict[str, Any] = {}
     for key, value in table.items():
         name = f"{prefix}{key}"
-        parts = _flat(value, source, f"{name}.") if isinstance(value, dict) else {name: value}
+        # An empty table stays a value: it names no field, and the field check refuses it.
+        nested = isinstance(value, dict) and value
+        parts = _flat(value, source, f"{name}.") if nested else {name: value}
         for path, v in parts.items():
             if path in out:
                 raise ConfigError(f"{source}: {path} is given twice (two TOML spellings)")
@@ -130,7 +132,10 @@ class SweepSpec:
     ) -> SweepSpec:
         for key in data:
             if key not in TOP_KEYS:
-                raise ConfigError(f"{source}: unknown key {key!r}{suggest(key, list(TOP_KEYS))}")
+                raise ConfigError(
+                    f"{source}: unknown key {key!r}{suggest(key, list(TOP_KEYS))} "
+                    "(every key: docs/sweep-files.md)"
+                )
         name = data.get("name", Path(source).stem)
         base_name = data.get("base", "nanos-2099")
         if not isinstance(base_name, str):
