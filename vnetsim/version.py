@@ -7,13 +7,13 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
+_HERE = Path(__file__).resolve()
 
-def source_commit() -> str:
-    """The git commit of the vnetsim source being run, or ``""`` outside a git checkout."""
+
+def _git(*args: str) -> str:
     try:
-        here = Path(__file__).resolve().parent
         return subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            ["git", "-C", str(_HERE.parent), *args],
             capture_output=True,
             text=True,
             timeout=5,
@@ -21,3 +21,20 @@ def source_commit() -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
+
+
+def source_commit() -> str:
+    """The git commit of the vnetsim source being run, ``-dirty`` appended when that source
+    has uncommitted changes; ``""`` when it is not a vnetsim checkout.
+
+    Only vnetsim's own repository counts: a vnetsim installed in site-packages inside a
+    user's git project must not record the user's commit as its own.
+    """
+    top = _git("rev-parse", "--show-toplevel")
+    if not top or (Path(top) / "vnetsim" / "version.py").resolve() != _HERE:
+        return ""
+    commit = _git("rev-parse", "HEAD")
+    if not commit:
+        return ""
+    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ".")  # the package
+    return f"{commit}-dirty" if dirty else commit
