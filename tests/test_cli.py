@@ -40,6 +40,8 @@ def test_run_json_prints_one_object_with_every_result_field(capsys) -> None:
     assert d["horizon_s"] == 0.5
     assert d["event_observed"] is False
     assert d["frames_offered"] > 0
+    assert d["config"]["guest"]["smp"] == 8  # the full resolved scenario rides along
+    assert d["config"]["driver"]["design"] == "old"
 
 
 def test_run_set_override_reaches_the_model(capsys) -> None:

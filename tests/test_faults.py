@@ -338,3 +338,15 @@ def test_a_bad_dask_scheduler_is_one_line_not_a_hang_or_traceback(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert needle in err
+
+
+def test_every_row_stores_the_full_resolved_scenario(tmp_path: Path) -> None:
+    import json
+
+    from vnetsim.config import ScenarioConfig
+
+    spec = SweepSpec.from_toml(_tiny_sweep_file(tmp_path))
+    df = run_sweep(spec, tmp_path / "out", workers=1, progress=False)
+    for row in df.itertuples():
+        cfg = ScenarioConfig.from_dict(json.loads(row.config_json))
+        assert cfg == spec.config_for({"smp": row.smp})  # what ran, rebuilt from the row alone

@@ -80,7 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = _scenario_from_args(args)
     result = simulate(cfg, seed=args.seed)
     if args.json:
-        print(_dumps(result.to_dict(with_trace=bool(result.trace))))
+        record = result.to_dict(with_trace=bool(result.trace))
+        print(_dumps({**record, "config": cfg.to_dict()}))  # what ran, in full
     else:
         print(result.summary())
         _print_trace(result)

@@ -36,6 +36,8 @@ def run_task(
     from vnetsim.scenario import simulate  # a worker process imports the model only here
 
     row: Row = dict(meta)
+    # The whole resolved scenario, so a row says what ran without the sweep file or presets.
+    row["config_json"] = json.dumps(cfg_dict, sort_keys=True)
     try:
         cfg = ScenarioConfig.from_dict(cfg_dict, source="sweep point")
         result = simulate(cfg, np.random.SeedSequence(root_seed, spawn_key=spawn_key))

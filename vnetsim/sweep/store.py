@@ -45,6 +45,7 @@ TAIL_COLUMNS: tuple[str, ...] = (
     "traceback",
     "design_resolved",
     *(f for f in RESULT_FIELDS if f not in ("design", "seed", "spawn_key")),
+    "config_json",
 )
 
 
