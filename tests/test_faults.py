@@ -350,3 +350,29 @@ def test_every_row_stores_the_full_resolved_scenario(tmp_path: Path) -> None:
     for row in df.itertuples():
         cfg = ScenarioConfig.from_dict(json.loads(row.config_json))
         assert cfg == spec.config_for({"smp": row.smp})  # what ran, rebuilt from the row alone
+
+
+def test_out_that_is_no_results_directory_is_refused_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vnetsim.cli import main
+
+    sweep_file = _tiny_sweep_file(tmp_path)
+    home = tmp_path / "home"
+    (home / "work").mkdir(parents=True)
+    (home / "notes.txt").write_text("mine\n")
+    monkeypatch.chdir(home / "work")
+    cases = [
+        ([str(home)], "holds 2 other files and no sweep"),
+        ([str(home / "notes.txt")], "not a directory"),
+        ([".", "--replace"], "would move"),
+        ([str(home), "--replace"], "would move"),  # a parent of the current directory
+        (["/", "--replace"], "would move"),
+    ]
+    for out, needle in cases:
+        assert main(["sweep", str(sweep_file), "--out", *out, "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert needle in err
+    assert sorted(p.name for p in home.iterdir()) == ["notes.txt", "work"]  # nothing written
+    assert list((home / "work").iterdir()) == []

@@ -218,7 +218,9 @@ def run_sweep(
             "--retry-errors: not available with --min-events or --target-ci-width "
             "(allowed: a sweep with a fixed replicate count)"
         )
-    with SweepStore(out).locked():
+    store = SweepStore(out)
+    store.check_target(replace=replace)
+    with store.locked():
         return _session(
             spec,
             out,

@@ -27,7 +27,7 @@ from typing import Any, TypeAlias
 
 import pandas as pd
 
-from vnetsim.config import ConfigError
+from vnetsim.config import ConfigError, shown
 from vnetsim.records import RESULT_FIELDS
 from vnetsim.sweep.spec import SweepSpec
 from vnetsim.version import source_commit
@@ -185,6 +185,39 @@ class SweepStore:
         if (self.out / "runs.parquet").exists():
             return True
         return self.runs_dir.exists() and any(self.runs_dir.glob("*.parquet"))
+
+    def check_target(self, *, replace: bool) -> None:
+        """Refuse an ``--out`` that is not a results directory: one that exists and holds
+        something other than a sweep, and, for ``--replace``, the current directory, one of
+        its parents, a mount point or the filesystem root (moving those aside is never
+        what was meant)."""
+        out = self.out
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {shown(out)}: not a directory")
+        if not out.exists():
+            return
+        resolved = out.resolve()
+        if replace and (
+            resolved == Path.cwd().resolve()
+            or resolved in Path.cwd().resolve().parents
+            or os.path.ismount(resolved)
+        ):
+            raise ConfigError(
+                f"--out {shown(out)} --replace: would move {resolved} aside (the current "
+                "directory, one of its parents or a mount point); allowed: a results "
+                "directory of its own, e.g. --out build/my-sweep"
+            )
+        try:
+            entries = {p.name for p in out.iterdir()} - {".lock"}
+        except OSError as err:
+            raise ConfigError(
+                f"--out {shown(out)}: cannot be read ({err.strerror or err})"
+            ) from None
+        if entries and self.manifest_path().name not in entries and not self.holds_runs():
+            raise ConfigError(
+                f"--out {shown(out)}: holds {len(entries)} other files and no sweep; allowed: "
+                "an empty or new directory, or one a sweep wrote"
+            )
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
