@@ -38,7 +38,7 @@ from vnetsim.analysis.figures import (
     time_to_outage_vs_smp,
 )
 from vnetsim.analysis.figures.blackout import wilson_interval
-from vnetsim.analysis.figures.style import percent_label
+from vnetsim.analysis.figures.style import design_colour, percent_label
 from vnetsim.cli import main
 from vnetsim.sweep import LoadedSweep, SweepSpec, run_sweep
 
@@ -66,6 +66,9 @@ def make_km(horizon: float = 900.0) -> tuple[pd.DataFrame, pd.DataFrame]:
                     "survival": v,
                     "ci_lower": max(0.0, v - 0.1),
                     "ci_upper": min(1.0, v + 0.05),
+                    "at_risk": 10,
+                    "events": 1,
+                    "censored": 0,
                 }
             )
         cen_rows.append({"design": d, "smp": smp, "time_s": 300.0, "survival": s[3]})
@@ -98,6 +101,11 @@ def make_summary() -> pd.DataFrame:
                 "n_runs": 20,
                 "recovered_fraction": 0.5,
                 "blackout_median_s": 3.0,
+                "hazard_per_h": 3600 * rate,
+                "hazard_per_h_ci_lower": 1800 * rate,
+                "hazard_per_h_ci_upper": 7200 * rate,
+                "hazard_per_h_upper": np.nan,
+                "hazard_is_bound": False,
             }
         )
     return pd.DataFrame(rows)
@@ -193,7 +201,8 @@ def test_km_figure_short_horizon_stays_in_seconds_and_honours_hue_order() -> Non
     labels = [t.get_text() for t in fig.legends[0].get_texts()][:2]
     assert labels == list(reversed(DESIGNS))
     curve = next(ln for ln in lines_by_gid(ax, "km") if ln.get_label() == DESIGNS[1])
-    assert to_hex(curve.get_color()) == OKABE_ITO[0].lower()
+    # a design keeps its colour whatever the order it is drawn in
+    assert to_hex(curve.get_color()) == design_colour(DESIGNS[1]).lower()
 
 
 def test_km_figure_accepts_no_censoring_and_no_facet() -> None:
@@ -239,7 +248,8 @@ def test_rmst_vs_smp_lines_per_load_log_axes_and_tau_annotation() -> None:
     assert len(fig.axes) == len(DESIGNS)
     assert [ax.get_title() for ax in fig.axes] == list(DESIGNS)
     for ax in fig.axes:
-        assert ax.get_yscale() == "log"
+        assert ax.get_yscale() == "linear"  # RMST is bounded by τ: linear from 0
+        assert ax.get_ylim()[0] == 0
         lines = lines_by_gid(ax, "rmst_s")
         assert sorted(ln.get_label() for ln in lines) == sorted(str(x) for x in LOADS)
         assert all(list(ln.get_xdata()) == list(SMPS) for ln in lines)
@@ -306,10 +316,13 @@ def test_heatmap_panels_annotations_and_shared_scale() -> None:
             col, row = int(t.get_position()[0]), int(t.get_position()[1])
             got[(SMPS[col], LOADS[::-1][row])] = t.get_text()
         sub = s[s["design"] == d]
-        want = {(r.smp, r.load_rps): percent_label(r.p_outage_900s) for r in sub.itertuples()}
+        want = {
+            (r.smp, r.load_rps): f"10/20\n{percent_label(r.p_outage_900s)}"
+            for r in sub.itertuples()
+        }
         assert got == want
     assert [t.get_text() for t in panels[0].get_yticklabels()] == ["8000", "1000"]
-    texts = {t.get_text() for ax in panels for t in ax.texts}
+    texts = {t.get_text().split("\n")[-1] for ax in panels for t in ax.texts}
     assert "100%" in texts or ">99%" in texts  # nanos at SMP 16, 8000 req/s
     assert "9%" in texts  # guarded at SMP 1, 1000 req/s: 1 - exp(-0.09)
     assert fig.get_suptitle() == "P(outage within 900 s (15 min))"
@@ -354,13 +367,16 @@ def test_blackout_figure_points_per_outage_and_recovery_bars() -> None:
     bars = [p for p in right.patches if p.get_gid() == "recovered"]
     assert len(bars) == len(DESIGNS) * len(SMPS)
     colours = {to_hex(b.get_facecolor()) for b in bars}
-    assert colours == {c.lower() for c in OKABE_ITO[:2]}
+    assert colours == {design_colour(d).lower() for d in DESIGNS}
     counts = sorted(t.get_text() for t in right.texts if t.get_gid() == "count")
     # guarded: 2 outages, 1 recovered; nanos: 8 outages, 4 recovered; per SMP value
     assert counts == sorted(["1/2"] * 3 + ["4/8"] * 3)
     heights = sorted(round(b.get_height(), 3) for b in bars)
     assert heights == [0.5] * 6
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == list(DESIGNS)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:2] == list(DESIGNS)
+    assert legend[2] == "recovered"
+    assert legend[3].startswith("censored at the recovery window")
 
 
 def test_blackout_figure_without_outages_draws_empty_panels_with_a_note() -> None:
@@ -560,7 +576,17 @@ def full_tables() -> dict[str, pd.DataFrame]:
 
 def test_figures_registry_declares_each_figure_and_its_needs() -> None:
     by_name = {spec.name: spec for spec in FIGURES}
-    assert list(by_name) == ["km", "rmst_vs_smp", "p_outage_heatmap", "blackout", "split_survival"]
+    assert list(by_name) == [
+        "km",
+        "km_grid",
+        "hazard_vs_smp",
+        "rmst_vs_smp",
+        "p_outage_heatmap",
+        "blackout",
+        "split_survival",
+        "split_hazard_vs_smp",
+    ]
+    assert by_name["split_hazard_vs_smp"].table == "split_summary"
     assert by_name["split_survival"].estimator == "split"
     assert by_name["split_survival"].table == "split_curves"
     assert by_name["km"].axes == ()
@@ -577,7 +603,14 @@ def test_draw_all_draws_every_figure_of_a_full_sweep() -> None:
     drawn = draw_all(loaded(["design", "smp", "load_rps"]), full_tables())
     assert drawn.skipped == {}
     stems = [stem for stem, _ in drawn.figures]
-    assert stems == ["km_load_rps-1000", "rmst_vs_smp", "p_outage_heatmap", "blackout"]
+    assert stems == [
+        "km_load_rps-1000",
+        "km_grid",
+        "hazard_vs_smp",
+        "rmst_vs_smp",
+        "p_outage_heatmap",
+        "blackout",
+    ]
     assert all(isinstance(fig, Figure) for _, fig in drawn.figures)
 
 
@@ -620,7 +653,13 @@ def test_draw_all_without_axes_draws_one_km_curve_and_names_the_missing_axes() -
     assert stem == "km"
     (ax,) = fig.axes
     assert [ln.get_label() for ln in lines_by_gid(ax, "km")] == ["t"]  # the sweep's name
-    assert set(drawn.skipped) == {"rmst_vs_smp", "p_outage_heatmap", "blackout"}
+    assert set(drawn.skipped) == {
+        "km_grid",
+        "hazard_vs_smp",
+        "rmst_vs_smp",
+        "p_outage_heatmap",
+        "blackout",
+    }
     assert "needs axis 'smp'" in drawn.skipped["blackout"]
     assert "the sweep's axes: none" in drawn.skipped["rmst_vs_smp"]
 

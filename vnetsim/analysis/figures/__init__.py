@@ -33,9 +33,16 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from vnetsim.analysis.figures.blackout import blackout_figure, blackoutplot, recoveryplot
+from vnetsim.analysis.figures.hazard import (
+    PLAIN,
+    SPLIT,
+    HazardColumns,
+    hazard_figure,
+    hazardplot,
+)
 from vnetsim.analysis.figures.heatmap import heatmapplot, outage_probability_heatmap
-from vnetsim.analysis.figures.km import km_figure, kmplot
-from vnetsim.analysis.figures.layout import DOUBLE_COLUMN_IN, SINGLE_COLUMN_IN
+from vnetsim.analysis.figures.km import km_figure, km_grid_figure, kmplot
+from vnetsim.analysis.figures.layout import DOUBLE_COLUMN_IN, SINGLE_COLUMN_IN, estimator_note
 from vnetsim.analysis.figures.rmst import rmstplot, time_to_outage_vs_smp
 from vnetsim.analysis.figures.save import save_figure
 from vnetsim.analysis.figures.spec import (
@@ -81,6 +88,11 @@ def _draw_km(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
     return out
 
 
+def _draw_km_grid(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
+    fig = km_grid_figure(tables["km"], tables["censor"], horizon_s=sweep.horizon_s or None)
+    return [("km_grid", fig)]
+
+
 def _draw_split(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
     # The Kaplan–Meier figure's layout, on the split estimator's mean conditional curves
     # (no censoring marks: every run is observed to the horizon or to Ŝ = 0).
@@ -92,8 +104,39 @@ def _draw_split(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
         for ax in fig.axes:
             if ax.get_ylabel():
                 ax.set_ylabel("P(no outage), split estimator")
+        estimator_note(fig, "split estimator: mean conditional survival, 95 % bootstrap band")
         out.append((stem.replace("km", "split_survival", 1), fig))
     return out
+
+
+def _hazard_figures(
+    sweep: LoadedSweep, summary: pd.DataFrame, stem: str, columns: HazardColumns
+) -> list[tuple[str, Figure]]:
+    # design (or the first other axis) in colour, one panel per load (or the next axis),
+    # one figure per value of any axis left over
+    hue = hue_axis(sweep)
+    rest = [a for a in sweep.axes if a not in ("smp", hue)]
+    facet = "load_rps" if "load_rps" in rest else (rest[0] if rest else None)
+    extra = [a for a in rest if a != facet]
+    groups: list[tuple[tuple[object, ...], pd.DataFrame]] = [((), summary)]
+    if extra:
+        groups = [
+            (key if isinstance(key, tuple) else (key,), g)
+            for key, g in summary.groupby(extra, sort=True)
+        ]
+    out = []
+    for key, g in groups:
+        suffix = "".join(f"_{c}-{v}" for c, v in zip(extra, key, strict=True))
+        out.append((stem + suffix, hazard_figure(g, hue=hue, facet=facet, columns=columns)))
+    return out
+
+
+def _draw_hazard(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
+    return _hazard_figures(sweep, tables["summary"], "hazard_vs_smp", PLAIN)
+
+
+def _draw_split_hazard(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
+    return _hazard_figures(sweep, tables["split_summary"], "split_hazard_vs_smp", SPLIT)
 
 
 def _draw_rmst(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
@@ -123,6 +166,23 @@ FIGURES: tuple[FigureSpec, ...] = (
         table="km",
         draw=_draw_km,
         columns=("time_s", "survival", "ci_lower", "ci_upper"),
+    ),
+    FigureSpec(
+        "km_grid",
+        "Kaplan–Meier curves in one grid (load × SMP), design as colour, numbers at risk",
+        table="km",
+        draw=_draw_km_grid,
+        axes=("smp", "load_rps", "design"),
+        columns=("time_s", "survival", "ci_lower", "ci_upper", "at_risk", "events", "censored"),
+    ),
+    FigureSpec(
+        "hazard_vs_smp",
+        "Outages per hour against SMP (log axes), one panel per load, design as colour; "
+        "cells without outages as their one-sided 95 % upper bound",
+        table="summary",
+        draw=_draw_hazard,
+        axes=("smp",),
+        columns=("hazard_per_h", "hazard_per_h_ci_lower", "hazard_per_h_ci_upper"),
     ),
     FigureSpec(
         "rmst_vs_smp",
@@ -156,6 +216,15 @@ FIGURES: tuple[FigureSpec, ...] = (
         table="split_curves",
         draw=_draw_split,
         columns=("time_s", "survival", "ci_lower", "ci_upper"),
+        estimator="split",
+    ),
+    FigureSpec(
+        "split_hazard_vs_smp",
+        "Split estimator: outages per hour against SMP, laid out like hazard_vs_smp",
+        table="split_summary",
+        draw=_draw_split_hazard,
+        axes=("smp",),
+        columns=("outage_rate_per_hour",),
         estimator="split",
     ),
 )
@@ -194,8 +263,11 @@ __all__ = [
     "blackout_figure",
     "blackoutplot",
     "draw_all",
+    "hazard_figure",
+    "hazardplot",
     "heatmapplot",
     "km_figure",
+    "km_grid_figure",
     "kmplot",
     "outage_probability_heatmap",
     "paper_style",

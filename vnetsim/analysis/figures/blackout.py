@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,11 +10,20 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
 from vnetsim.analysis.figures import layout
-from vnetsim.analysis.figures.style import fmt_value, hatches, label, palette, paper_style
+from vnetsim.analysis.figures.style import (
+    fmt_value,
+    hatches,
+    hue_label,
+    hue_levels,
+    hue_palette,
+    label,
+    paper_style,
+)
 from vnetsim.analysis.figures.tables import as_bool, levels, require_columns
 
 _COLUMNS = ("event_observed", "recovered", "blackout_s")
@@ -42,13 +50,17 @@ def _outcomes(runs: pd.DataFrame, x: str, hue: str) -> pd.DataFrame:
     return df
 
 
-def hue_handles(hue_levels: Sequence[Any]) -> list[Patch]:
-    colours, patterns = palette(hue_levels), hatches(hue_levels)
+def hue_handles(lvs: Sequence[Any], hue: str | None = None) -> list[Patch]:
+    colours, patterns = hue_palette(hue, lvs), hatches(lvs)
     return [
         Patch(
-            facecolor=colours[lv], edgecolor="white", hatch=patterns[lv], linewidth=0, label=str(lv)
+            facecolor=colours[lv],
+            edgecolor="white",
+            hatch=patterns[lv],
+            linewidth=0,
+            label=hue_label(hue, lv),
         )
-        for lv in hue_levels
+        for lv in lvs
     ]
 
 
@@ -63,61 +75,92 @@ def blackoutplot(
     """How long the interface stayed silent (``blackout_s``) in the runs with an outage.
 
     ``runs`` holds one row per run: ``x``, ``hue``, ``event_observed``, ``recovered`` and
-    ``blackout_s``.  Box and points per (x, hue), log y when the blackouts span more than a
-    decade; without any outage the panel is empty with a note.  Draws on ``ax`` or on a new
+    ``blackout_s``.  One point per run with an outage, dodged by hue: filled if it recovered
+    (gid ``blackout``), open if not (gid ``blackout-censored``: censored at the recovery
+    window, the end of the run, so its blackout is only a lower bound; a dotted line marks
+    the longest such window, "> window").  Log y when the blackouts span more than a decade;
+    without any outage the panel is empty with a note.  Draws on ``ax`` or on a new
     single-column figure; returns the Axes.
     """
     df = _outcomes(runs, x, hue)
     x_names = [fmt_value(v) for v in levels(df[x])]
-    hue_levels = levels(df[hue])
+    lvs = hue_levels(hue, df[hue])
     out = df[df["event_observed"]].copy()
     blk = out["blackout_s"].to_numpy(dtype=float)
     out = out[np.isfinite(blk) & (blk > 0)]
-    out[x] = out[x].map(fmt_value)
-    out[hue] = out[hue].astype(str)
-    import seaborn as sns  # slow to import: only when a blackout panel is drawn
-
+    x_pos = {v: i for i, v in enumerate(levels(df[x]))}
+    colours = hue_palette(hue, lvs)
+    width = 0.8 / max(len(lvs), 1)
+    rng = np.random.default_rng(0)  # fixed jitter: byte-stable files
     with paper_style():
         ax = layout.axes_or_new(ax, (layout.SINGLE_COLUMN_IN, _HEIGHT_IN))
         if out.empty:
-            ax.set_xticks(range(len(x_names)), x_names)
-            ax.set_xlim(-0.5, len(x_names) - 0.5)
             ax.set_yticks([])
             layout.note(ax, "no outages observed:\nno blackout to show")
         else:
-            common = {
-                "data": out,
-                "x": x,
-                "y": "blackout_s",
-                "hue": hue,
-                "order": x_names,
-                "hue_order": [str(v) for v in hue_levels],
-                "palette": {str(k): v for k, v in palette(hue_levels).items()},
-                "ax": ax,
-                "legend": False,
-                # log only when blackouts span more than a decade
-                "log_scale": bool(
-                    out["blackout_s"].max() > 10 * max(out["blackout_s"].min(), 1e-9)
-                ),
-            }
-            with warnings.catch_warnings():  # seaborn 0.13 passes vert= to matplotlib >= 3.11
-                warnings.filterwarnings(
-                    "ignore", message=r"vert: bool", category=DeprecationWarning
+            blk = out["blackout_s"].to_numpy(dtype=float)
+            if blk.max() > 10 * max(blk.min(), 1e-9):  # log only over more than a decade
+                ax.set_yscale("log")
+            for j, lv in enumerate(lvs):
+                g = out[out[hue] == lv]
+                if g.empty:
+                    continue
+                centre = g[x].map(x_pos).to_numpy(dtype=float) - 0.4 + width * (j + 0.5)
+                xs = centre + rng.uniform(-0.3, 0.3, len(g)) * width
+                rec = g["recovered"].to_numpy(dtype=bool)
+                ys = g["blackout_s"].to_numpy(dtype=float)
+                ax.scatter(xs[rec], ys[rec], s=6, color=colours[lv], linewidths=0, gid="blackout")
+                # not recovered: the blackout lasted at least until the run ended
+                ax.scatter(
+                    xs[~rec],
+                    ys[~rec],
+                    s=9,
+                    facecolors="white",
+                    edgecolors=colours[lv],
+                    linewidths=0.7,
+                    gid="blackout-censored",
                 )
-                sns.boxplot(
-                    **common, fill=False, width=0.7, showfliers=False, linewidth=0.7, gap=0.15
+            censored = out[~out["recovered"].astype(bool)]
+            if len(censored):
+                window = float(censored["blackout_s"].max())
+                ax.axhline(window, color="0.6", linestyle=":", linewidth=0.6, zorder=0)
+                ax.text(
+                    0.99,
+                    window,
+                    f"> {window:.3g} s: not recovered",
+                    transform=ax.get_yaxis_transform(),
+                    ha="right",
+                    va="bottom",
+                    fontsize=5.5,
+                    color="0.4",
+                    gid="censor-window",
                 )
-            sns.stripplot(**common, dodge=True, jitter=0.12, size=2.0, alpha=0.7, linewidth=0)
             ax.grid(axis="y", which="major", color="0.9", linewidth=0.4)
+        ax.set_xticks(range(len(x_names)), x_names)
+        ax.set_xlim(-0.5, len(x_names) - 0.5)
         ax.set_xlabel(label(x))
-        if not out.empty and not out["recovered"].astype(bool).all():
-            # a run that never recovered only gives the blackout up to the end of the run
-            ax.set_xlabel(f"{label(x)}\n(unrecovered runs: lower bounds)")
         ax.set_ylabel("Blackout (s, runs with outage)")
         ax.set_title("Silent period after the outage")
         if legend:
-            ax.legend(handles=hue_handles(hue_levels))
+            ax.legend(handles=[*hue_handles(lvs, hue), *censor_handles()])
     return ax
+
+
+def censor_handles() -> list[Line2D]:
+    """Keys of the blackout points: recovered (filled) and censored (open)."""
+    return [
+        Line2D([], [], color="0.3", marker="o", linestyle="none", markersize=3, label="recovered"),
+        Line2D(
+            [],
+            [],
+            color="0.3",
+            marker="o",
+            markerfacecolor="white",
+            linestyle="none",
+            markersize=3.5,
+            label="censored at the recovery window (run ended first)",
+        ),
+    ]
 
 
 def recoveryplot(
@@ -135,12 +178,12 @@ def recoveryplot(
     or on a new single-column figure; returns the Axes.
     """
     df = _outcomes(runs, x, hue)
-    x_levels, hue_levels = levels(df[x]), levels(df[hue])
-    colours, patterns = palette(hue_levels), hatches(hue_levels)
-    width = 0.8 / max(len(hue_levels), 1)
+    x_levels, lvs = levels(df[x]), hue_levels(hue, df[hue])
+    colours, patterns = hue_palette(hue, lvs), hatches(lvs)
+    width = 0.8 / max(len(lvs), 1)
     with paper_style():
         ax = layout.axes_or_new(ax, (layout.SINGLE_COLUMN_IN, _HEIGHT_IN))
-        for j, lv in enumerate(hue_levels):
+        for j, lv in enumerate(lvs):
             xs, fracs, errs, texts = [], [], [], []
             for i, xv in enumerate(x_levels):
                 g = df[(df[x] == xv) & (df[hue] == lv)]
@@ -200,7 +243,7 @@ def recoveryplot(
         ax.set_xlabel(label(x))
         ax.set_title("Recovery")
         if legend:
-            ax.legend(handles=hue_handles(hue_levels))
+            ax.legend(handles=hue_handles(lvs, hue))
     return ax
 
 
@@ -228,11 +271,12 @@ def blackout_figure(runs: pd.DataFrame, *, x: str = "smp", hue: str = "design") 
     ValueError
         A column is missing or the table is empty.
     """
-    hue_levels = levels(_outcomes(runs, x, hue)[hue])
+    lvs = hue_levels(hue, _outcomes(runs, x, hue)[hue])
     with paper_style():
         fig = Figure(figsize=(layout.DOUBLE_COLUMN_IN, _HEIGHT_IN), layout="constrained")
         ax_b, ax_r = fig.subplots(1, 2)
         blackoutplot(runs, x=x, hue=hue, legend=False, ax=ax_b)
         recoveryplot(runs, x=x, hue=hue, legend=False, ax=ax_r)
-        layout.figure_legend(fig, hue_handles(hue_levels))
+        layout.figure_legend(fig, [*hue_handles(lvs, hue), *censor_handles()])
+        layout.estimator_note(fig, "plain runs with an outage; recovery: Wilson 95 % CI")
     return fig

@@ -26,7 +26,49 @@ from vnetsim.analysis.figures.tables import levels, require_columns, require_uni
 
 
 def _height(n_rows_of_cells: int, n_panel_rows: int = 1) -> float:
-    return n_panel_rows * (0.55 + 0.28 * n_rows_of_cells) + 0.3
+    return n_panel_rows * (0.55 + 0.36 * n_rows_of_cells) + 0.3
+
+
+def _count_column(summary: pd.DataFrame) -> str | None:
+    """The number of runs of a cell: ``n_valid`` (runs without error), else ``n_runs``."""
+    return next((c for c in ("n_valid", "n_runs") if c in summary.columns), None)
+
+
+def cell_label(
+    p: float, k: float | None = None, n: float | None = None, upper: float = np.nan
+) -> str:
+    """Annotation of a cell: ``"k/n"`` over the percentage; without outage the upper bound.
+
+    ``"3/8\n38%"``; a cell with no outage and a finite ``upper`` (the Clopper–Pearson upper
+    bound of P) reads ``"0/8\n≤ 31 %"``, since 0 % is only the point estimate.  Without
+    counts, the percentage alone.
+    """
+    if not np.isfinite(p):
+        return ""
+    has_counts = k is not None and n is not None and np.isfinite(k) and np.isfinite(n)
+    if has_counts and k == 0 and np.isfinite(upper):
+        text = f"≤ {100 * upper:.0f} %"
+    else:
+        text = percent_label(p)
+    if has_counts:
+        return f"{k:.0f}/{n:.0f}\n{text}"
+    return text
+
+
+def cell_labels(summary: pd.DataFrame, column: str) -> pd.Series:
+    """:func:`cell_label` of each row (counts from ``events`` and ``n_valid``/``n_runs``)."""
+    n_col = _count_column(summary)
+    has_counts = n_col is not None and "events" in summary.columns
+    upper_col = f"{column}_ci_upper"
+    out = []
+    for _, row in summary.iterrows():
+        p = float(row[column])
+        upper = float(row[upper_col]) if upper_col in summary.columns else np.nan
+        if has_counts:
+            out.append(cell_label(p, float(row["events"]), float(row[n_col]), upper))
+        else:
+            out.append(cell_label(p))
+    return pd.Series(out, index=summary.index, dtype=object)
 
 
 def _check(summary: pd.DataFrame, columns: Sequence[str | None], column: str) -> None:
@@ -81,6 +123,12 @@ def heatmapplot(
             .reindex(index=y_levels, columns=x_levels)
             .astype(float)
         )
+        annot = (
+            summary.assign(_label=cell_labels(summary, column))
+            .pivot(index=y, columns=x, values="_label")
+            .reindex(index=y_levels, columns=x_levels)
+            .fillna("")
+        )
         sns.heatmap(
             grid,
             ax=ax,
@@ -88,9 +136,9 @@ def heatmapplot(
             vmax=1.0,
             cmap=HEATMAP_CMAP,
             cbar=False,
-            annot=grid.map(percent_label).to_numpy(),
+            annot=annot.to_numpy(),
             fmt="",
-            annot_kws={"fontsize": 7},
+            annot_kws={"fontsize": 6, "linespacing": 1.1},
             linewidths=0.6,
             linecolor="white",
             square=False,
@@ -156,4 +204,13 @@ def outage_probability_heatmap(
         cbar = colour_bar(fig, axes)
         fig.suptitle(outage_column_title(column))
         _thin_outline(cbar)
+        method = (
+            ", ".join(str(m) for m in pd.unique(summary["p_outage_ci_method"].dropna()))
+            if "p_outage_ci_method" in summary.columns
+            else ""
+        )
+        note = "Kaplan–Meier (plain runs); k/n = runs with outage / runs"
+        if method:
+            note += f"; ≤: {method} 95 % upper bound"
+        layout.estimator_note(fig, note)
     return fig

@@ -16,8 +16,10 @@ from vnetsim.analysis.figures import layout
 from vnetsim.analysis.figures.style import (
     MINUTES_FROM_S,
     OKABE_ITO,
+    hue_label,
+    hue_levels,
+    hue_palette,
     label,
-    palette,
     panel_title,
     paper_style,
 )
@@ -53,13 +55,16 @@ def _time_scale(horizon: float) -> float:
     return 60.0 if horizon >= MINUTES_FROM_S else 1.0
 
 
-def km_legend_handles(hue_levels: Sequence[Any], *, curve_label: str = "all runs") -> list[Line2D]:
+def km_legend_handles(
+    hue_levels: Sequence[Any], *, curve_label: str = "all runs", hue: str | None = None
+) -> list[Line2D]:
     """One line per hue level (or one for ``curve_label`` without hue) and the censoring mark."""
-    colours, styles = palette(hue_levels or [None]), _dashes(hue_levels or [None])
-    names = [str(lv) for lv in hue_levels] or [curve_label]
+    lvs = list(hue_levels) or [None]
+    colours, styles = hue_palette(hue, lvs), _dashes(lvs)
+    names = [hue_label(hue, lv) for lv in hue_levels] or [curve_label]
     handles = [
         Line2D([], [], color=colours[lv], linestyle=styles[lv], label=name)
-        for lv, name in zip(hue_levels or [None], names, strict=True)
+        for lv, name in zip(lvs, names, strict=True)
     ]
     censored = Line2D([], [], color="0.3", marker="+", linestyle="none", label="censored")
     censored.set_markersize(5)
@@ -94,18 +99,18 @@ def kmplot(
     require_unique(km, [c for c in (hue, "time_s") if c is not None], "km", "one curve per hue")
     horizon = _horizon(km, censor, horizon_s)
     scale = _time_scale(horizon)
-    hue_levels = (list(hue_order) if hue_order is not None else levels(km[hue])) if hue else []
-    colours, styles = palette(hue_levels or [None]), _dashes(hue_levels or [None])
-    band_alpha = 0.18 if len(hue_levels) <= 3 else 0.10
+    lvs = (list(hue_order) if hue_order is not None else hue_levels(hue, km[hue])) if hue else []
+    colours, styles = hue_palette(hue, lvs or [None]), _dashes(lvs or [None])
+    band_alpha = 0.18 if len(lvs) <= 3 else 0.10
     size = (layout.SINGLE_COLUMN_IN, _PANEL_HEIGHT_IN + 0.35)
     with paper_style():
         ax = layout.axes_or_new(ax, size)
-        for lv in hue_levels or [None]:
+        for lv in lvs or [None]:
             curve = km if hue is None else km[km[hue] == lv]
             if curve.empty:
                 continue
             cen = censor if hue is None else censor[censor[hue] == lv]
-            name = curve_label if hue is None else str(lv)
+            name = curve_label if hue is None else hue_label(hue, lv)
             _draw_curve(ax, curve, cen, (colours[lv], styles[lv]), band_alpha, name, horizon)
         ax.set_xlim(0, horizon / scale)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10]))
@@ -114,7 +119,7 @@ def kmplot(
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
         ax.set_ylabel("Runs without outage")
         if legend:
-            handles = km_legend_handles(hue_levels, curve_label=curve_label)
+            handles = km_legend_handles(lvs, curve_label=curve_label, hue=hue)
             ax.legend(handles=handles, title=None if hue in (None, "design") else label(hue))
     return ax
 
@@ -170,7 +175,11 @@ def km_figure(
         "filter it to one curve per panel and colour (or facet by the extra group column)",
     )
     horizon = _horizon(km, censor, horizon_s)
-    hue_levels = levels(km[hue], hue_order) if hue is not None else []
+    lvs = (
+        (levels(km[hue], hue_order) if hue_order is not None else hue_levels(hue, km[hue]))
+        if hue is not None
+        else []
+    )
     with paper_style():
         panels = layout.facet_groups(km, facet)
         fig = layout.panel_figure(len(panels), _PANEL_HEIGHT_IN)
@@ -181,7 +190,7 @@ def km_figure(
                 sub,
                 cen,
                 hue=hue,
-                hue_order=hue_levels,
+                hue_order=lvs,
                 horizon_s=horizon,
                 curve_label=curve_label,
                 legend=False,
@@ -191,8 +200,9 @@ def km_figure(
         layout.first_column_ylabel(axes, "Runs without outage")
         # design names speak for themselves; other hues (True/False, numbers) need a title
         title = None if hue in (None, "design") else label(hue)
-        handles = km_legend_handles(hue_levels, curve_label=curve_label)
+        handles = km_legend_handles(lvs, curve_label=curve_label, hue=hue)
         layout.figure_legend(fig, handles, title=title)
+        layout.estimator_note(fig, "Kaplan–Meier (plain runs), 95 % log-log band")
     return fig
 
 
@@ -221,13 +231,12 @@ def _draw_curve(
         t, s = np.append(t, t_last), np.append(s, s[-1])
         lo, hi = np.append(lo, lo[-1]), np.append(hi, hi[-1])
     x = t / scale
-    ok = np.isfinite(lo) & np.isfinite(hi)
+    band_x, band_lo, band_hi, band_ok = _band_steps(x, lo, hi)
     band = ax.fill_between(
-        x,
-        lo,
-        hi,
-        where=ok,
-        step="post",
+        band_x,
+        band_lo,
+        band_hi,
+        where=band_ok,
         color=colour,
         alpha=band_alpha,
         linewidth=0,
@@ -255,3 +264,113 @@ def _draw_curve(
         )
         marks.set_gid("km-censor")
         marks.set_in_layout(False)
+
+
+def _band_steps(
+    x: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The band as explicit steps: step i spans [x_i, x_i+1) and is drawn if its bounds are.
+
+    ``fill_between(where=..., step="post")`` drops a step whenever the *next* point's bounds
+    are missing, as they are at S = 0 (the log-log interval is undefined there): the band then
+    vanished on the last step before a curve reached 0.  Each step gets its own two points here,
+    so only steps whose own bounds are missing are left out.
+    """
+    n = max(len(x) - 1, 0)
+    ok = (np.isfinite(lo) & np.isfinite(hi))[:n]
+    band_x = np.empty(2 * n)
+    band_x[0::2], band_x[1::2] = x[:n], x[1 : n + 1]
+    fill_lo, fill_hi = np.where(ok, lo[:n], 0.0), np.where(ok, hi[:n], 0.0)
+    return band_x, np.repeat(fill_lo, 2), np.repeat(fill_hi, 2), np.repeat(ok, 2)
+
+
+def at_risk_at(curve: pd.DataFrame, t: float) -> int:
+    """Number of runs still at risk at time ``t`` on one curve of the km table."""
+    curve = curve.sort_values("time_s")
+    later = curve[curve["time_s"] >= t]
+    if len(later):
+        return int(later["at_risk"].iloc[0])
+    last = curve.iloc[-1]
+    return max(int(last["at_risk"] - last["events"] - last["censored"]), 0)
+
+
+def km_grid_figure(
+    km: pd.DataFrame,
+    censor: pd.DataFrame,
+    *,
+    row: str = "load_rps",
+    col: str = "smp",
+    hue: str = "design",
+    horizon_s: float | None = None,
+    n_times: int = 3,
+) -> Figure:
+    """Kaplan–Meier curves in one grid, ``row`` × ``col``, with a number-at-risk table.
+
+    Under each panel, one text row per ``hue`` level gives the runs at risk at ``n_times``
+    evenly spaced times from 0 to the horizon (from the km table's ``at_risk``, ``events``
+    and ``censored``; texts have gid ``at-risk``).  One legend and the estimator for the
+    figure.
+    """
+    require_columns(km, [row, col, hue, *_CURVE_COLUMNS, "at_risk", "events", "censored"], "km")
+    require_columns(censor, [row, col, hue, "time_s", "survival"], "censor", allow_empty=True)
+    require_unique(km, [row, col, hue, "time_s"], "km", "one curve per panel and colour")
+    horizon = _horizon(km, censor, horizon_s)
+    scale = _time_scale(horizon)
+    lvs = hue_levels(hue, km[hue])
+    colours = hue_palette(hue, lvs)
+    rows, cols = levels(km[row]), levels(km[col])
+    times = np.linspace(0.0, horizon, n_times)
+    table_h = 0.09 * (len(lvs) + 1)
+    with paper_style():
+        fig = Figure(
+            figsize=(layout.DOUBLE_COLUMN_IN, len(rows) * (1.35 + table_h) + 0.45),
+            layout="constrained",
+        )
+        grid = fig.subplots(
+            2 * len(rows),
+            len(cols),
+            squeeze=False,
+            sharex=True,
+            gridspec_kw={"height_ratios": [1.35, table_h] * len(rows), "hspace": 0.0},
+        )
+        for i, rv in enumerate(rows):
+            for j, cv in enumerate(cols):
+                ax, tab = grid[2 * i, j], grid[2 * i + 1, j]
+                sub = km[(km[row] == rv) & (km[col] == cv)]
+                cen = censor[(censor[row] == rv) & (censor[col] == cv)] if len(censor) else censor
+                if sub.empty:
+                    layout.note(ax, "no runs")
+                else:
+                    kmplot(sub, cen, hue=hue, hue_order=lvs, horizon_s=horizon, legend=False, ax=ax)
+                ax.set_title(f"{panel_title(row, rv)}, {panel_title(col, cv)}", fontsize=7)
+                ax.set_xlabel("")
+                ax.set_ylabel("Runs without outage" if j == 0 else "")
+                if j > 0:
+                    ax.tick_params(labelleft=False)
+                tab.set_ylim(len(lvs) + 0.5, 0.5)
+                tab.set_yticks([])
+                for spine in tab.spines.values():
+                    spine.set_visible(False)
+                tab.tick_params(axis="x", length=0, labelbottom=i == len(rows) - 1)
+                for k, lv in enumerate(lvs, start=1):
+                    curve = sub[sub[hue] == lv]
+                    for t in times:
+                        n = at_risk_at(curve, float(t)) if len(curve) else 0
+                        tab.text(
+                            t / scale,
+                            k,
+                            str(n),
+                            ha="center",
+                            va="center",
+                            fontsize=5.5,
+                            color=colours[lv],
+                            gid="at-risk",
+                            clip_on=False,
+                        )
+                if j == 0:
+                    tab.set_ylabel("at risk", fontsize=6, rotation=0, ha="right", va="center")
+        for j in range(len(cols)):
+            grid[-1, j].set_xlabel("Time (min)" if scale > 1 else "Time (s)")
+        layout.figure_legend(fig, km_legend_handles(lvs, hue=hue))
+        layout.estimator_note(fig, "Kaplan–Meier (plain runs), 95 % log-log band; numbers at risk")
+    return fig

@@ -11,8 +11,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from vnetsim.analysis.figures.style import paper_style
-from vnetsim.analysis.figures.tables import levels
+from vnetsim.analysis.figures.style import hue_levels, paper_style
 
 SINGLE_COLUMN_IN = 3.35
 """Width of one column of the paper, in inches."""
@@ -60,10 +59,11 @@ def axes_or_new(ax: Axes | None, size: tuple[float, float]) -> Axes:
 
 
 def facet_groups(df: pd.DataFrame, facet: str | None) -> list[tuple[Any, pd.DataFrame]]:
-    """(value, rows) per level of ``facet`` (sorted); one group of all rows for ``None``."""
+    """(value, rows) per level of ``facet`` (sorted; designs in their fixed order); one group
+    of all rows for ``None``."""
     if facet is None:
         return [(None, df)]
-    return [(v, df[df[facet] == v]) for v in levels(df[facet])]
+    return [(v, df[df[facet] == v]) for v in hue_levels(facet, df[facet])]
 
 
 def first_column_ylabel(axes: Sequence[Axes], text: str) -> None:
@@ -97,3 +97,20 @@ def note(ax: Axes, text: str) -> None:
         color="0.35",
         wrap=True,
     )
+
+
+ESTIMATOR_GID = "estimator"
+
+
+def estimator_note(fig: Figure, text: str) -> None:
+    """Name the estimator a figure shows, small and grey under its lower right corner.
+
+    Drawn as the figure's ``supxlabel`` (gid ``estimator``) so that the constrained layout
+    keeps room for it below the axis labels.
+    """
+    fig.supxlabel(text, x=0.995, ha="right", fontsize=5.5, color="0.4", gid=ESTIMATOR_GID)
+
+
+def estimator_text(fig: Figure) -> str | None:
+    """The estimator a figure names (see :func:`estimator_note`), if any."""
+    return next((str(t.get_text()) for t in fig.texts if t.get_gid() == ESTIMATOR_GID), None)

@@ -49,9 +49,13 @@ def rmstplot(
     metric: str = "rmst_s",
     scales: RmstScales | None = None,
     legend: bool = True,
+    logy: bool | None = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """``metric`` (seconds) against ``x`` on a log time axis, one line per ``hue`` value.
+    """``metric`` (seconds) against ``x``, one line per ``hue`` value.
+
+    The time axis is linear from 0 for RMST (bounded by τ, its error bars read directly) and
+    logarithmic for other metrics; ``logy`` overrides this.
 
     ``summary`` holds one row per (``hue``, ``x``); for ``metric="median_s"`` also its
     interval columns, for ``"rmst_s"`` also ``rmst_tau_s`` (and optionally
@@ -64,13 +68,19 @@ def rmstplot(
     """
     require_columns(summary, _needed(x, hue, metric), "summary")
     require_unique(summary, [hue, x], "summary", "filter it to one row per line and x value")
-    sc = scales if scales is not None else rmst_scales(summary, x=x, hue=hue, metric=metric)
+    logy = metric != "rmst_s" if logy is None else logy
+    sc = (
+        scales
+        if scales is not None
+        else rmst_scales(summary, x=x, hue=hue, metric=metric, logy=logy)
+    )
     ci_lo_col, ci_hi_col = ci_columns(metric)
     colours, marks = palette(sc.hue_levels), markers(sc.hue_levels)
     styles = linestyles(sc.hue_levels)
     with paper_style():
         ax = layout.axes_or_new(ax, (layout.SINGLE_COLUMN_IN, _PANEL_HEIGHT_IN + 0.35))
-        ax.set_yscale("log", nonpositive="clip")
+        if logy:
+            ax.set_yscale("log", nonpositive="clip")
         if sc.log2x:
             ax.set_xscale("log", base=2)
         for lv in sc.hue_levels:
@@ -120,7 +130,7 @@ def rmstplot(
             ax.axhline(sc.y_top, color="0.85", linewidth=0.5, zorder=0)
             ax.text(
                 0.99,
-                sc.y_top * 1.08,
+                sc.y_top * 1.08 if logy else sc.y_top + 0.02 * sc.ylim[1],
                 "not reached",
                 transform=ax.get_yaxis_transform(),
                 ha="right",
@@ -152,8 +162,12 @@ def time_to_outage_vs_smp(
     hue: str = "load_rps",
     facet: str | None = "design",
     metric: str = "rmst_s",
+    logy: bool | None = None,
 ) -> Figure:
-    """RMST or median time to outage against SMP, log time axis, one line per hue value.
+    """RMST or median time to outage against SMP, one line per hue value.
+
+    RMST is drawn on a linear time axis from 0 with its 95 % error bars, the median (and any
+    other metric) on a log axis; ``logy`` overrides this.
 
     Parameters
     ----------
@@ -185,18 +199,34 @@ def time_to_outage_vs_smp(
     require_columns(summary, [*_needed(x, hue, metric), facet], "summary")
     keys = [c for c in (facet, hue, x) if c is not None]
     require_unique(summary, keys, "summary", "filter it to one row per panel, line and x value")
-    scales = rmst_scales(summary, x=x, hue=hue, metric=metric)
+    logy = metric != "rmst_s" if logy is None else logy
+    scales = rmst_scales(summary, x=x, hue=hue, metric=metric, logy=logy)
     with paper_style():
         panels = layout.facet_groups(summary, facet)
         fig = layout.panel_figure(len(panels), _PANEL_HEIGHT_IN)
         axes = layout.panel_grid(fig, len(panels), sharey=True)
         for ax, (fval, sub) in zip(axes, panels, strict=True):
-            rmstplot(sub, x=x, hue=hue, metric=metric, scales=scales, legend=False, ax=ax)
+            rmstplot(
+                sub, x=x, hue=hue, metric=metric, scales=scales, legend=False, logy=logy, ax=ax
+            )
             ax.set_title(panel_title(facet, fval))
         layout.first_column_ylabel(axes, rmst_ylabel(metric, scales))
         handles = rmst_legend_handles(scales, metric, open_ci=_has_open_ci(axes))
         layout.figure_legend(fig, handles, label(hue))
+        layout.estimator_note(fig, _estimator(summary, metric))
     return fig
+
+
+def _estimator(summary: pd.DataFrame, metric: str) -> str:
+    """What the figure shows, e.g. "Kaplan–Meier (plain runs): RMST, 95 % CI"."""
+    names = {"kaplan-meier": "Kaplan–Meier (plain runs)", "split": "split estimator"}
+    if "estimator" in summary.columns:
+        found = [str(e) for e in pd.unique(summary["estimator"].dropna())]
+        what = ", ".join(names.get(e, e) for e in found) or "Kaplan–Meier (plain runs)"
+    else:
+        what = "Kaplan–Meier (plain runs)"
+    stat = {"rmst_s": "RMST", "median_s": "median"}.get(metric, metric)
+    return f"{what}: {stat}, 95 % CI"
 
 
 def _has_open_ci(axes: Sequence[Axes]) -> bool:

@@ -41,8 +41,11 @@ class RmstScales:
     has_ci: bool
 
 
-def rmst_scales(summary: pd.DataFrame, *, x: str, hue: str, metric: str) -> RmstScales:
-    """The scales of a whole summary table (all panels of a figure)."""
+def rmst_scales(
+    summary: pd.DataFrame, *, x: str, hue: str, metric: str, logy: bool = True
+) -> RmstScales:
+    """The scales of a whole summary table (all panels of a figure); linear y from 0 unless
+    ``logy``."""
     ci_lo_col, ci_hi_col = ci_columns(metric)
     has_ci = ci_lo_col in summary.columns and ci_hi_col in summary.columns
     vals = summary[metric].to_numpy(dtype=float)
@@ -58,7 +61,7 @@ def rmst_scales(summary: pd.DataFrame, *, x: str, hue: str, metric: str) -> Rmst
     )
     ceiling = max([*finite, *taus]) if (finite or taus) else 1.0
     floor = min(finite) if finite else ceiling / 10
-    y_top = ceiling * 1.8
+    y_top = ceiling * 1.8 if logy else ceiling * 1.12
     x_levels = levels(summary[x])
     numeric = all(isinstance(v, int | float | np.integer | np.floating) for v in x_levels)
     positions = (
@@ -73,7 +76,7 @@ def rmst_scales(summary: pd.DataFrame, *, x: str, hue: str, metric: str) -> Rmst
         hue_levels=levels(summary[hue]),
         taus=taus,
         y_top=y_top,
-        ylim=(floor / 1.8, y_top * 1.6),
+        ylim=(floor / 1.8, y_top * 1.6) if logy else (0.0, y_top * 1.08),
         any_nan=bool(summary[metric].isna().any()),
         has_ci=has_ci,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +115,82 @@ def palette(levels: Sequence[Any]) -> dict[Any, str]:
     return {lv: OKABE_ITO[i % len(OKABE_ITO)] for i, lv in enumerate(levels)}
 
 
+DESIGN_ORDER: tuple[str, ...] = ("nanos-0.1.48", "old", "new")
+"""The designs of the incident, in the order every figure shows them."""
+DESIGN_LABELS: dict[str, str] = {
+    "nanos-0.1.48": "0.1.48 (before the bug)",
+    "old": "0.1.49–0.1.54 (racy)",
+    "new": "0.1.55 (fixed)",
+}
+"""Readable names of the designs of :data:`DESIGN_ORDER` in legends and panel titles."""
+_OTHER_DESIGN_COLOURS = OKABE_ITO[len(DESIGN_ORDER) :]
+
+
+def design_order(values: Sequence[Any]) -> list[Any]:
+    """The distinct designs of ``values``: those of :data:`DESIGN_ORDER` first, then sorted."""
+    present = list(dict.fromkeys(str(v) for v in values))
+    known = [d for d in DESIGN_ORDER if d in present]
+    return known + sorted(d for d in present if d not in DESIGN_ORDER)
+
+
+def design_colour(design: Any) -> str:
+    """The colour of a design, the same in every figure whatever other designs it shows.
+
+    The designs of :data:`DESIGN_ORDER` take the first Okabe–Ito colours; any other design
+    one of the following colours, chosen from its name (a stable hash), so that it does not
+    depend on which designs a sweep holds.
+    """
+    name = str(design)
+    if name in DESIGN_ORDER:
+        return OKABE_ITO[DESIGN_ORDER.index(name)]
+    return _OTHER_DESIGN_COLOURS[zlib.crc32(name.encode()) % len(_OTHER_DESIGN_COLOURS)]
+
+
+def design_label(design: Any) -> str:
+    """Readable name of a design (its own name if it has none)."""
+    return DESIGN_LABELS.get(str(design), str(design))
+
+
+def hue_palette(hue: str | None, levels: Sequence[Any]) -> dict[Any, str]:
+    """Colour per hue level: the fixed design colours for ``hue == "design"``, else in order."""
+    if hue == "design":
+        return {lv: design_colour(lv) for lv in levels}
+    return palette(levels)
+
+
+def hue_markers(hue: str | None, levels: Sequence[Any]) -> dict[Any, MarkerType]:
+    """Marker per hue level: fixed per design for ``hue == "design"`` (like its colour)."""
+    if hue != "design":
+        return markers(levels)
+    out: dict[Any, MarkerType] = {}
+    for lv in levels:
+        name = str(lv)
+        i = (
+            DESIGN_ORDER.index(name)
+            if name in DESIGN_ORDER
+            else len(DESIGN_ORDER) + zlib.crc32(name.encode()) % (len(MARKERS) - len(DESIGN_ORDER))
+        )
+        out[lv] = MARKERS[i]
+    return out
+
+
+def hue_label(hue: str | None, value: Any) -> str:
+    """A hue level as legend text: the readable design name, or the value."""
+    return design_label(value) if hue == "design" else fmt_value(value)
+
+
+def hue_levels(hue: str | None, values: Sequence[Any]) -> list[Any]:
+    """The distinct values of a hue column in figure order (designs in :data:`DESIGN_ORDER`)."""
+    if hue == "design":
+        by_name = {str(v): v for v in values}
+        return [by_name[d] for d in design_order(list(by_name))]
+    distinct = list(dict.fromkeys(v for v in values if v is not None and v == v))
+    try:
+        return sorted(distinct)
+    except TypeError:
+        return distinct
+
+
 def linestyles(levels: Sequence[Any]) -> dict[Any, LineStyleType]:
     """Solid for the first eight levels, then dashed, dotted...: colours repeat after eight."""
     styles: tuple[LineStyleType, ...] = ("-", "--", ":", "-.")
@@ -151,7 +228,7 @@ def panel_title(column: str | None, value: Any) -> str:
     if column == "load_rps":
         return f"{fmt_value(value)} req/s"
     if column == "design":
-        return str(value)
+        return design_label(value)
     return f"{column} = {fmt_value(value)}"
 
 

@@ -1,0 +1,339 @@
+"""Paper figures: the KM band up to S = 0, fixed design order and colours, the hazard figure
+with upper bounds for cells without outages, k/n heatmap labels, RMST on a linear axis with
+error bars, and the estimator each figure names."""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_hex
+
+from vnetsim.analysis.figures import (
+    blackout_figure,
+    hazard_figure,
+    km_figure,
+    km_grid_figure,
+    kmplot,
+    outage_probability_heatmap,
+    time_to_outage_vs_smp,
+)
+from vnetsim.analysis.figures.hazard import BOUND_LABEL, SPLIT
+from vnetsim.analysis.figures.layout import estimator_text
+from vnetsim.analysis.figures.style import (
+    OKABE_ITO,
+    design_colour,
+    design_label,
+    design_order,
+    hue_levels,
+    hue_markers,
+)
+
+matplotlib.use("Agg")
+
+DESIGNS = ("new", "old", "nanos-0.1.48")  # deliberately not in figure order
+
+
+# ----------------------------------------------------------------------------- KM band
+
+
+def curve_to_zero() -> pd.DataFrame:
+    # survival 1 -> 0.5 -> 0.25 -> 0; the interval is NaN at S = 0 (and exact at S = 1)
+    return pd.DataFrame(
+        {
+            "time_s": [0.0, 2.0, 5.0, 9.0],
+            "survival": [1.0, 0.5, 0.25, 0.0],
+            "ci_lower": [1.0, 0.2, 0.05, 0.0],
+            "ci_upper": [1.0, 0.8, 0.6, np.nan],
+        }
+    )
+
+
+def test_km_band_covers_every_step_before_the_curve_reaches_zero() -> None:
+    km = curve_to_zero()
+    ax = kmplot(km, km.iloc[0:0][["time_s", "survival"]], horizon_s=10)
+    (band,) = [c for c in ax.collections if c.get_gid() == "km-ci"]
+    xs = np.concatenate([p.vertices[:, 0] for p in band.get_paths()])
+    ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
+    # the steps with 0 < S < 1 are [2, 5) and [5, 9): the band must span 2..9 (it used to
+    # stop at 5, dropping the last step before S = 0)
+    assert xs.min() == pytest.approx(0.0) or xs.min() <= 2.0
+    assert xs.max() == pytest.approx(9.0)
+    for left, right, lo, hi in [(2.0, 5.0, 0.2, 0.8), (5.0, 9.0, 0.05, 0.6)]:
+        inside = (xs >= left) & (xs <= right)
+        assert inside.any()
+        assert ys[inside].min() <= lo + 1e-9
+        assert ys[inside].max() >= hi - 1e-9
+    covered = [(p.vertices[:, 0].min(), p.vertices[:, 0].max()) for p in band.get_paths() if len(p)]
+    for left, right in [(2.0, 5.0), (5.0, 9.0)]:
+        assert any(a <= left + 1e-9 and b >= right - 1e-9 for a, b in covered)
+
+
+# ----------------------------------------------------------------------------- design style
+
+
+def test_design_order_labels_and_colours_are_fixed() -> None:
+    assert design_order(["zeta", "new", "alpha", "old", "nanos-0.1.48"]) == [
+        "nanos-0.1.48",
+        "old",
+        "new",
+        "alpha",
+        "zeta",
+    ]
+    assert design_label("nanos-0.1.48") == "0.1.48 (before the bug)"
+    assert design_label("old") == "0.1.49–0.1.54 (racy)"
+    assert design_label("new") == "0.1.55 (fixed)"
+    assert design_label("guarded") == "guarded"
+    assert [design_colour(d) for d in ("nanos-0.1.48", "old", "new")] == list(OKABE_ITO[:3])
+    # any other design: one of the following colours, whatever else is drawn
+    assert design_colour("guarded") in OKABE_ITO[3:]
+    assert design_colour("guarded") == design_colour("guarded")
+    assert hue_levels("design", pd.Series(["new", "old"])) == ["old", "new"]
+    assert hue_levels("smp", pd.Series([4, 1, 2])) == [1, 2, 4]
+    assert hue_markers("design", ["new"]) == {"new": hue_markers("design", DESIGNS)["new"]}
+
+
+def km_table(designs: tuple[str, ...]) -> pd.DataFrame:
+    rows = []
+    for d in designs:
+        for t, s in [(0.0, 1.0), (5.0, 0.5)]:
+            rows.append(
+                {"design": d, "time_s": t, "survival": s, "ci_lower": s - 0.1, "ci_upper": s}
+            )
+    return pd.DataFrame(rows)
+
+
+def test_design_colour_and_legend_do_not_depend_on_which_designs_are_present() -> None:
+    empty = pd.DataFrame(columns=["design", "time_s", "survival"])
+    full = km_figure(km_table(DESIGNS), empty, facet=None)
+    part = km_figure(km_table(("new",)), empty, facet=None)
+    colours = {}
+    for fig in (full, part):
+        for ln in fig.axes[0].get_lines():
+            if ln.get_gid() == "km":
+                colours.setdefault(ln.get_label(), set()).add(to_hex(ln.get_color()))
+    assert colours["0.1.55 (fixed)"] == {OKABE_ITO[2].lower()}
+    texts = [t.get_text() for t in full.legends[0].get_texts()]
+    assert texts == [
+        "0.1.48 (before the bug)",
+        "0.1.49–0.1.54 (racy)",
+        "0.1.55 (fixed)",
+        "censored",
+    ]
+
+
+# ----------------------------------------------------------------------------- hazard
+
+
+def hazard_summary() -> pd.DataFrame:
+    rows = []
+    for load in (2500, 5000):
+        for d in DESIGNS:
+            for smp in (1, 4, 16):
+                outage = d == "old" and smp >= 4
+                rate = 100.0 * smp * load / 2500 if outage else 0.0
+                rows.append(
+                    {
+                        "design": d,
+                        "smp": smp,
+                        "load_rps": load,
+                        "events": 3 if outage else 0,
+                        "hazard_per_h": rate,
+                        "hazard_per_h_ci_lower": rate / 2 if outage else 0.0,
+                        "hazard_per_h_ci_upper": rate * 2 if outage else 330.0,
+                        "hazard_per_h_upper": np.nan if outage else 270.0,
+                        "hazard_is_bound": not outage,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_hazard_figure_points_with_intervals_and_bounds_for_cells_without_outages() -> None:
+    s = hazard_summary()
+    fig = hazard_figure(s)
+    assert [ax.get_title() for ax in fig.axes] == ["2500 req/s", "5000 req/s"]
+    for ax, load in zip(fig.axes, (2500, 5000), strict=True):
+        assert ax.get_yscale() == "log"
+        assert ax.get_xscale() == "log"
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "4", "16"]
+        points = [ln for ln in ax.get_lines() if ln.get_gid() == "hazard" and len(ln.get_xdata())]
+        (old,) = points
+        assert old.get_label() == "0.1.49–0.1.54 (racy)"
+        assert to_hex(old.get_color()) == OKABE_ITO[1].lower()
+        assert list(old.get_ydata()) == pytest.approx([100.0 * k * load / 2500 for k in (4, 16)])
+        # x is dodged by design, but stays within a few percent of the SMP value
+        assert np.asarray(old.get_xdata()) / np.array([4, 16]) == pytest.approx(1.0, rel=0.1)
+        bars = [c for c in ax.collections if c.get_gid() == "hazard-ci"]
+        assert len(bars) == 1
+        segs = bars[0].get_segments()
+        assert [tuple(seg[:, 1]) for seg in segs] == pytest.approx(
+            [(50.0 * k * load / 2500, 200.0 * k * load / 2500) for k in (4, 16)]
+        )
+        bounds = [ln for ln in ax.get_lines() if ln.get_gid() == "hazard-bound"]
+        # nanos-0.1.48 and new at every SMP, old at SMP 1: seven cells
+        assert sum(len(ln.get_xdata()) for ln in bounds) == 7
+        assert all(ln.get_marker() == "v" for ln in bounds)
+        assert all(y == 270.0 for ln in bounds for y in ln.get_ydata())
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts == [*(design_label(d) for d in design_order(DESIGNS)), BOUND_LABEL]
+    assert "plain" in (estimator_text(fig) or "")
+
+
+def test_hazard_figure_split_variant_reads_the_split_columns() -> None:
+    s = hazard_summary().rename(
+        columns={
+            "hazard_per_h": "outage_rate_per_hour",
+            "hazard_per_h_ci_lower": "outage_rate_per_hour_ci_lower",
+            "hazard_per_h_ci_upper": "outage_rate_per_hour_ci_upper",
+            "hazard_per_h_upper": "hazard_per_hour_upper",
+        }
+    )
+    s = s.drop(columns="hazard_is_bound")
+    fig = hazard_figure(s, columns=SPLIT)
+    ax = fig.axes[0]
+    bounds = [ln for ln in ax.get_lines() if ln.get_gid() == "hazard-bound"]
+    assert sum(len(ln.get_xdata()) for ln in bounds) == 7
+    assert "split" in (estimator_text(fig) or "")
+
+
+# ----------------------------------------------------------------------------- heatmap
+
+
+def test_heatmap_annotates_k_over_n_and_upper_bounds_of_empty_cells() -> None:
+    s = pd.DataFrame(
+        {
+            "design": ["old"] * 4,
+            "smp": [1, 1, 4, 4],
+            "load_rps": [2500, 5000, 2500, 5000],
+            "events": [0, 1, 2, 0],
+            "n_valid": [2, 2, 2, 2],
+            "p_outage_20s": [0.0, 0.5, 1.0, 0.0],
+            "p_outage_20s_ci_upper": [0.8419, 0.987, 1.0, 0.8419],
+            "p_outage_ci_method": ["clopper-pearson"] * 4,
+        }
+    )
+    fig = outage_probability_heatmap(s, column="p_outage_20s")
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == sorted(["0/2\n≤ 84 %", "1/2\n50%", "2/2\n100%", "0/2\n≤ 84 %"])
+    assert "clopper-pearson" in (estimator_text(fig) or "")
+
+
+# ----------------------------------------------------------------------------- RMST
+
+
+def test_rmst_on_a_linear_axis_with_error_bars() -> None:
+    s = pd.DataFrame(
+        {
+            "design": ["old"] * 3,
+            "smp": [1, 4, 16],
+            "load_rps": [5000] * 3,
+            "rmst_s": [20.0, 12.0, 4.0],
+            "rmst_ci_lower_s": [20.0, 8.0, 2.0],
+            "rmst_ci_upper_s": [20.0, 16.0, 6.0],
+            "rmst_tau_s": [20.0] * 3,
+        }
+    )
+    fig = time_to_outage_vs_smp(s)
+    (ax,) = fig.axes
+    assert ax.get_yscale() == "linear"
+    assert ax.get_ylim()[0] == 0
+    assert ax.get_ylim()[1] > 20.0
+    (bars,) = [c for c in ax.collections if c.get_gid() == "ci"]
+    assert [tuple(seg[:, 1]) for seg in bars.get_segments()] == pytest.approx(
+        [(20.0, 20.0), (8.0, 16.0), (2.0, 6.0)]
+    )
+    assert "RMST" in (estimator_text(fig) or "")
+    # the median keeps its log axis
+    s_med = s.assign(median_s=[np.nan, 10.0, 3.0], median_ci_lower_s=1.0, median_ci_upper_s=np.nan)
+    assert time_to_outage_vs_smp(s_med, metric="median_s").axes[0].get_yscale() == "log"
+
+
+# ----------------------------------------------------------------------------- estimator
+
+
+def test_every_figure_names_its_estimator() -> None:
+    km = km_table(DESIGNS)
+    empty = pd.DataFrame(columns=["design", "time_s", "survival"])
+    assert "Kaplan–Meier" in (estimator_text(km_figure(km, empty, facet=None)) or "")
+    runs = pd.DataFrame(
+        {
+            "design": ["old", "old", "new"],
+            "smp": [1, 1, 1],
+            "event_observed": [True, True, False],
+            "recovered": [True, False, False],
+            "blackout_s": [1.0, 20.0, np.nan],
+        }
+    )
+    assert "Wilson" in (estimator_text(blackout_figure(runs)) or "")
+
+
+# ----------------------------------------------------------------------------- blackout
+
+
+def test_blackout_shows_unrecovered_runs_as_censored_open_markers() -> None:
+    runs = pd.DataFrame(
+        {
+            "design": ["old"] * 4 + ["new"],
+            "smp": [1, 1, 4, 4, 1],
+            "event_observed": [True, True, True, True, False],
+            "recovered": [True, False, True, False, False],
+            "blackout_s": [0.5, 30.0, 2.0, 60.9, np.nan],
+        }
+    )
+    fig = blackout_figure(runs)
+    left = fig.axes[0]
+    filled = [c for c in left.collections if c.get_gid() == "blackout"]
+    opened = [c for c in left.collections if c.get_gid() == "blackout-censored"]
+    assert sorted(y for c in filled for _, y in c.get_offsets()) == [0.5, 2.0]
+    assert sorted(y for c in opened for _, y in c.get_offsets()) == [30.0, 60.9]
+    assert all(to_hex(fc) == "#ffffff" for c in opened for fc in c.get_facecolors())
+    (window,) = [t for t in left.texts if t.get_gid() == "censor-window"]
+    assert window.get_text().startswith("> 60.9 s")
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:2] == ["0.1.49–0.1.54 (racy)", "0.1.55 (fixed)"]
+    assert "censored at the recovery window" in legend[-1]
+    right = fig.axes[1]
+    counts = sorted(t.get_text() for t in right.texts if t.get_gid() == "count")
+    assert counts == ["1/2", "1/2", "–", "–"]
+
+
+# ----------------------------------------------------------------------------- KM grid
+
+
+def test_km_grid_has_a_panel_per_load_and_smp_and_numbers_at_risk() -> None:
+    rows = []
+    for load in (2500, 5000):
+        for smp in (1, 4):
+            for d in ("new", "old"):
+                drop = d == "old" and load == 5000
+                rows += [
+                    {"time_s": 0.0, "survival": 1.0, "at_risk": 4, "events": 0, "censored": 0},
+                    {
+                        "time_s": 5.0,
+                        "survival": 0.5 if drop else 1.0,
+                        "at_risk": 4,
+                        "events": 2 if drop else 0,
+                        "censored": 0,
+                    },
+                ]
+                for r in rows[-2:]:
+                    r.update(design=d, smp=smp, load_rps=load, ci_lower=0.2, ci_upper=1.0)
+    km = pd.DataFrame(rows)
+    fig = km_grid_figure(km, km.iloc[0:0], horizon_s=10.0)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == [
+        "2500 req/s, SMP = 1",
+        "2500 req/s, SMP = 4",
+        "5000 req/s, SMP = 1",
+        "5000 req/s, SMP = 4",
+    ]
+    tables = [ax for ax in fig.axes if any(t.get_gid() == "at-risk" for t in ax.texts)]
+    assert len(tables) == 4
+    # under 5000 req/s, SMP = 4 at 0, 5, 10 s: old (first row, design order) has 2 outages
+    # at 5 s (still at risk at 5 s, gone by 10 s); new keeps its 4 runs
+    last = [t.get_text() for t in tables[-1].texts if t.get_gid() == "at-risk"]
+    assert last == ["4", "4", "2", "4", "4", "4"]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["0.1.49–0.1.54 (racy)", "0.1.55 (fixed)", "censored"]
+    assert "Kaplan–Meier" in (estimator_text(fig) or "")
