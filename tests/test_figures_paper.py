@@ -4,6 +4,8 @@ error bars, and the estimator each figure names."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib
 import numpy as np
 import pandas as pd
@@ -337,3 +339,24 @@ def test_km_grid_has_a_panel_per_load_and_smp_and_numbers_at_risk() -> None:
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend == ["0.1.49–0.1.54 (racy)", "0.1.55 (fixed)", "censored"]
     assert "Kaplan–Meier" in (estimator_text(fig) or "")
+
+
+def test_split_sweep_gets_rmst_and_heatmap_figures_from_its_own_estimator() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from vnetsim.analysis import figures, report
+    from vnetsim.sweep import load_sweep
+
+    root = Path(__file__).resolve().parent.parent
+    sweep = load_sweep(root / "results" / "nanos-2099-split-tiny")
+    tables = report.analyze(sweep)
+    drawn = figures.draw_all(sweep, tables)
+    stems = {stem: fig for stem, fig in drawn.figures}
+    assert {"split_rmst_vs_smp", "split_p_outage_heatmap", "split_hazard_vs_smp"} <= set(stems)
+    heat = stems["split_p_outage_heatmap"]
+    assert "split estimator" in heat.get_supxlabel()
+    s = tables["split_summary"].set_index(["design", "smp"])
+    texts = [t.get_text() for ax in heat.axes for t in ax.texts]
+    # the racy design at 8 vCPUs: 1 − Ŝ(τ) in percent, as the table has it
+    assert f"{100 * (1 - s.loc[('old', 8), 'survival_tau']):.0f}%" in texts

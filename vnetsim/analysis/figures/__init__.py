@@ -151,6 +151,32 @@ def _draw_heatmap(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]
     return [("p_outage_heatmap", fig)]
 
 
+def _split_as_plain(split_summary: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The split summary under the plain summary's names for RMST and P(outage by τ)."""
+    tau = float(split_summary["tau_s"].max())
+    column = f"p_outage_{tau:g}s"
+    table = split_summary.rename(columns={"tau_s": "rmst_tau_s"}).assign(
+        **{
+            column: 1.0 - split_summary["survival_tau"],
+            f"{column}_ci_lower": 1.0 - split_summary["survival_tau_ci_upper"],
+            f"{column}_ci_upper": 1.0 - split_summary["survival_tau_ci_lower"],
+        }
+    )
+    return table, column
+
+
+def _draw_split_rmst(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
+    table, _ = _split_as_plain(tables["split_summary"])
+    fig = time_to_outage_vs_smp(table, x="smp", hue="load_rps", facet="design")
+    return [("split_rmst_vs_smp", fig)]
+
+
+def _draw_split_heatmap(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
+    table, column = _split_as_plain(tables["split_summary"])
+    fig = outage_probability_heatmap(table, x="smp", y="load_rps", facet="design", column=column)
+    return [("split_p_outage_heatmap", fig)]
+
+
 def _draw_blackout(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
     hue = hue_axis(sweep)
     if hue is None:  # FigureSpec.unmet reports this before drawing
@@ -225,6 +251,26 @@ FIGURES: tuple[FigureSpec, ...] = (
         draw=_draw_split_hazard,
         axes=("smp",),
         columns=("outage_rate_per_hour",),
+        estimator="split",
+    ),
+    FigureSpec(
+        "split_rmst_vs_smp",
+        "Split estimator: restricted mean time to outage (mean over runs of ∫Ŝ_r) against "
+        "SMP, laid out like rmst_vs_smp",
+        table="split_summary",
+        draw=_draw_split_rmst,
+        axes=("smp", "load_rps", "design"),
+        columns=("rmst_s", "rmst_ci_lower_s", "rmst_ci_upper_s", "tau_s"),
+        estimator="split",
+    ),
+    FigureSpec(
+        "split_p_outage_heatmap",
+        "Split estimator: 1 − mean conditional survival at the horizon as an SMP × load "
+        "grid, one panel per design",
+        table="split_summary",
+        draw=_draw_split_heatmap,
+        axes=("smp", "load_rps", "design"),
+        columns=("survival_tau", "survival_tau_ci_lower", "survival_tau_ci_upper", "tau_s"),
         estimator="split",
     ),
 )

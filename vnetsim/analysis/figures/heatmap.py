@@ -209,8 +209,13 @@ def outage_probability_heatmap(
             if "p_outage_ci_method" in summary.columns
             else ""
         )
-        note = "Kaplan–Meier (plain runs); k/n = runs with outage / runs"
-        if method:
+        split = "estimator" in summary.columns and (summary["estimator"] == "split").all()
+        note = (
+            "split estimator: 1 − mean conditional survival at the horizon"
+            if split
+            else "Kaplan–Meier (plain runs); k/n = runs with outage / runs"
+        )
+        if method and not split:
             note += f"; ≤: {method} 95 % upper bound"
         layout.estimator_note(fig, note)
     return fig
