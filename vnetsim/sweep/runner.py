@@ -221,138 +221,106 @@ def run_sweep(
     store = SweepStore(out)
     store.check_target(replace=replace)
     with store.locked():
-        return _session(
-            spec,
-            out,
+        backend_name = "dask" if (scheduler or scheduler_file) else "local"
+        manifest = store.open_session(spec, backend_name, replace=replace)
+        store.write_manifest(manifest)
+        done = store.done_ids()
+        if retry_errors:
+            done -= store.error_ids()
+        existing = store.load() if early and done else pd.DataFrame()
+        by_point: dict[str, list[Row]] = {}
+        if not existing.empty:
+            for row in existing.to_dict("records"):
+                by_point.setdefault(point_key_of(str(row["run_id"])), []).append(row)
+
+        backend = open_backend(
             workers=workers,
+            run_timeout=run_timeout,
             scheduler=scheduler,
             scheduler_file=scheduler_file,
-            progress=progress,
-            min_events=min_events,
-            target_ci_width=target_ci_width,
-            wave=wave,
-            run_timeout=run_timeout,
-            replace=replace,
-            retry_errors=retry_errors,
-            on_row=on_row,
         )
+        pending: list[Task] = [] if early else [t for t in spec.tasks() if t.run_id not in done]
+        prog = Progress(total=len(pending) if not early else spec.replicates * len(spec.points()))
+        prog.done = 0 if not early else len(done)
+        bar = _bar(prog, progress)
 
+        point_of = {spec.point_key(p): p for p in spec.points()}
+        next_rep = dict.fromkeys(point_of, 0)
+        in_wave: dict[str, int] = {}
 
-def _session(
-    spec: SweepSpec,
-    out: str | Path,
-    *,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    scheduler_file: str | None = None,
-    progress: bool = True,
-    min_events: int | None = None,
-    target_ci_width: float | None = None,
-    wave: int = 4,
-    run_timeout: float | None = None,
-    replace: bool = False,
-    retry_errors: bool = False,
-    on_row: Callable[[Row], None] | None = None,
-) -> pd.DataFrame:
-    """One locked session of :func:`run_sweep`."""
-    early = min_events is not None or target_ci_width is not None
-    store = SweepStore(out)
-    backend_name = "dask" if (scheduler or scheduler_file) else "local"
-    manifest = store.open_session(spec, backend_name, replace=replace)
-    store.write_manifest(manifest)
-    done = store.done_ids()
-    if retry_errors:
-        done -= store.error_ids()
-    existing = store.load() if early and done else pd.DataFrame()
-    by_point: dict[str, list[Row]] = {}
-    if not existing.empty:
-        for row in existing.to_dict("records"):
-            by_point.setdefault(point_key_of(str(row["run_id"])), []).append(row)
-
-    backend = open_backend(
-        workers=workers, run_timeout=run_timeout, scheduler=scheduler, scheduler_file=scheduler_file
-    )
-    pending: list[Task] = [] if early else [t for t in spec.tasks() if t.run_id not in done]
-    prog = Progress(total=len(pending) if not early else spec.replicates * len(spec.points()))
-    prog.done = 0 if not early else len(done)
-    bar = _bar(prog, progress)
-
-    point_of = {spec.point_key(p): p for p in spec.points()}
-    next_rep = dict.fromkeys(point_of, 0)
-    in_wave: dict[str, int] = {}
-
-    def refill_waves() -> None:
-        for key, point in point_of.items():
-            if in_wave.get(key):
-                continue
-            rows = sorted(by_point.get(key, []), key=lambda r: r["replicate"])
-            complete = [r for r in rows if r["replicate"] < next_rep[key]]
-            if next_rep[key] and stop_point(complete, min_events, target_ci_width):
-                continue
-            start = next_rep[key]
-            stop = min(spec.replicates, start + wave)
-            if start >= stop:
-                continue
-            next_rep[key] = stop
-            for rep in range(start, stop):
-                rid = spec.run_id(point, rep)
-                if rid in done:
+        def refill_waves() -> None:
+            for key, point in point_of.items():
+                if in_wave.get(key):
                     continue
-                pending.append(Task(rid, point, rep))
-                in_wave[key] = in_wave.get(key, 0) + 1
+                rows = sorted(by_point.get(key, []), key=lambda r: r["replicate"])
+                complete = [r for r in rows if r["replicate"] < next_rep[key]]
+                if next_rep[key] and stop_point(complete, min_events, target_ci_width):
+                    continue
+                start = next_rep[key]
+                stop = min(spec.replicates, start + wave)
+                if start >= stop:
+                    continue
+                next_rep[key] = stop
+                for rep in range(start, stop):
+                    rid = spec.run_id(point, rep)
+                    if rid in done:
+                        continue
+                    pending.append(Task(rid, point, rep))
+                    in_wave[key] = in_wave.get(key, 0) + 1
 
-    if early:
-        # replicates already on disk count as finished waves
-        for key in point_of:
-            have = sorted(r["replicate"] for r in by_point.get(key, []))
-            while next_rep[key] < spec.replicates and all(
-                r in have for r in range(next_rep[key], min(spec.replicates, next_rep[key] + wave))
-            ):
-                rows = [r for r in by_point.get(key, []) if r["replicate"] < next_rep[key]]
-                if next_rep[key] and stop_point(rows, min_events, target_ci_width):
-                    break
-                next_rep[key] = min(spec.replicates, next_rep[key] + wave)
-        refill_waves()
+        if early:
+            # replicates already on disk count as finished waves
+            for key in point_of:
+                have = sorted(r["replicate"] for r in by_point.get(key, []))
+                while next_rep[key] < spec.replicates and all(
+                    r in have
+                    for r in range(next_rep[key], min(spec.replicates, next_rep[key] + wave))
+                ):
+                    rows = [r for r in by_point.get(key, []) if r["replicate"] < next_rep[key]]
+                    if next_rep[key] and stop_point(rows, min_events, target_ci_width):
+                        break
+                    next_rep[key] = min(spec.replicates, next_rep[key] + wave)
+            refill_waves()
 
-    futures: dict[Any, tuple[Task, TaskArgs]] = {}
-    interrupted = False
-    try:
-        while pending or futures:
-            while pending and len(futures) < backend.in_flight:
-                task = pending.pop(0)
-                args = task_args(spec, task)
-                futures[backend.submit(run_task, *args)] = (task, args)
-            for fut in backend.wait_any(set(futures)):
-                task, args = futures.pop(fut)
-                try:
-                    row = fut.result()
-                except Exception as err:  # died, timed out, or Dask gave up after lost workers
-                    row = failed_row(args, f"{type(err).__name__}: {err}")
-                store.write_row(row)
-                prog.add(row)
-                if on_row is not None:
-                    on_row(row)
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(
-                        outages=f"{prog.outages:.3g}",
-                        censored=prog.censored,
-                        errors=prog.errors,
-                        refresh=False,
-                    )
-                if early:
-                    key = point_key_of(task.run_id)
-                    by_point.setdefault(key, []).append(row)
-                    in_wave[key] -= 1
-                    if not in_wave[key]:
-                        refill_waves()
-    except (KeyboardInterrupt, StorageError):
-        interrupted = True  # finished runs are on disk; rerun the command to go on
-        raise
-    finally:
-        backend.close(wait=not interrupted)
-        if bar is not None:
-            bar.close()
-    manifest["sessions"][-1]["end"] = now()
-    store.write_manifest(manifest)
-    return store.consolidate()
+        futures: dict[Any, tuple[Task, TaskArgs]] = {}
+        interrupted = False
+        try:
+            while pending or futures:
+                while pending and len(futures) < backend.in_flight:
+                    task = pending.pop(0)
+                    args = task_args(spec, task)
+                    futures[backend.submit(run_task, *args)] = (task, args)
+                for fut in backend.wait_any(set(futures)):
+                    task, args = futures.pop(fut)
+                    try:
+                        row = fut.result()
+                    except Exception as err:  # died, timed out, or Dask gave up after lost workers
+                        row = failed_row(args, f"{type(err).__name__}: {err}")
+                    store.write_row(row)
+                    prog.add(row)
+                    if on_row is not None:
+                        on_row(row)
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(
+                            outages=f"{prog.outages:.3g}",
+                            censored=prog.censored,
+                            errors=prog.errors,
+                            refresh=False,
+                        )
+                    if early:
+                        key = point_key_of(task.run_id)
+                        by_point.setdefault(key, []).append(row)
+                        in_wave[key] -= 1
+                        if not in_wave[key]:
+                            refill_waves()
+        except (KeyboardInterrupt, StorageError):
+            interrupted = True  # finished runs are on disk; rerun the command to go on
+            raise
+        finally:
+            backend.close(wait=not interrupted)
+            if bar is not None:
+                bar.close()
+        manifest["sessions"][-1]["end"] = now()
+        store.write_manifest(manifest)
+        return store.consolidate()
