@@ -37,8 +37,8 @@ from vnetsim.analysis.figures import (
     save_figure,
     time_to_outage_vs_smp,
 )
-from vnetsim.analysis.figures.blackout import wilson_interval
 from vnetsim.analysis.figures.style import design_colour, percent_label
+from vnetsim.analysis.fits import exact_proportion_ci
 from vnetsim.cli import main
 from vnetsim.sweep import LoadedSweep, SweepSpec, run_sweep
 
@@ -388,12 +388,12 @@ def test_blackout_figure_without_outages_draws_empty_panels_with_a_note() -> Non
     assert {t.get_text() for t in right.texts if t.get_gid() == "count"} == {"–"}
 
 
-def test_wilson_interval() -> None:
-    lo, hi = wilson_interval(5, 10)
-    assert lo == pytest.approx(0.2366, abs=1e-4)
-    assert hi == pytest.approx(0.7634, abs=1e-4)
-    assert wilson_interval(0, 4)[0] == 0.0
-    assert all(np.isnan(wilson_interval(0, 0)))
+def test_recovery_interval_is_the_tables_clopper_pearson() -> None:
+    # 5 of 10 recovered: scipy's exact interval [0.1871, 0.8129] (R binom.test: same)
+    lo, hi = exact_proportion_ci(5, 10)
+    assert (lo, hi) == pytest.approx((0.187086, 0.812914), abs=1e-6)
+    assert exact_proportion_ci(0, 4)[0] == 0.0
+    assert all(np.isnan(exact_proportion_ci(0, 0)))
 
 
 # ----------------------------------------------------------------------------- errors
@@ -584,7 +584,11 @@ def test_figures_registry_declares_each_figure_and_its_needs() -> None:
         "p_outage_heatmap",
         "blackout",
         "split_survival",
+        "split_km_grid",
         "split_hazard_vs_smp",
+        "split_rmst_vs_smp",
+        "split_p_outage_heatmap",
+        "split_blackout",
     ]
     assert by_name["split_hazard_vs_smp"].table == "split_summary"
     assert by_name["split_survival"].estimator == "split"

@@ -19,6 +19,7 @@ from vnetsim.analysis.figures import (
     km_grid_figure,
     kmplot,
     outage_probability_heatmap,
+    split_blackout_figure,
     time_to_outage_vs_smp,
 )
 from vnetsim.analysis.figures.hazard import BOUND_LABEL, SPLIT
@@ -121,8 +122,7 @@ def test_design_colour_and_legend_do_not_depend_on_which_designs_are_present() -
         "0.1.48 (before the bug)",
         "0.1.49–0.1.54 (racy)",
         "0.1.55 (fixed)",
-        "censored",
-    ]
+    ]  # no censoring marks in these tables, so no key for them
 
 
 # ----------------------------------------------------------------------------- hazard
@@ -267,7 +267,7 @@ def test_every_figure_names_its_estimator() -> None:
             "blackout_s": [1.0, 20.0, np.nan],
         }
     )
-    assert "Wilson" in (estimator_text(blackout_figure(runs)) or "")
+    assert "Clopper–Pearson" in (estimator_text(blackout_figure(runs)) or "")
 
 
 # ----------------------------------------------------------------------------- blackout
@@ -337,7 +337,8 @@ def test_km_grid_has_a_panel_per_load_and_smp_and_numbers_at_risk() -> None:
     last = [t.get_text() for t in tables[-1].texts if t.get_gid() == "at-risk"]
     assert last == ["4", "4", "2", "4", "4", "4"]
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert legend == ["0.1.49–0.1.54 (racy)", "0.1.55 (fixed)", "censored"]
+    # no censoring table, no censoring marks: the legend has no key for them
+    assert legend == ["0.1.49–0.1.54 (racy)", "0.1.55 (fixed)"]
     assert "Kaplan–Meier" in (estimator_text(fig) or "")
 
 
@@ -353,10 +354,92 @@ def test_split_sweep_gets_rmst_and_heatmap_figures_from_its_own_estimator() -> N
     tables = report.analyze(sweep)
     drawn = figures.draw_all(sweep, tables)
     stems = {stem: fig for stem, fig in drawn.figures}
-    assert {"split_rmst_vs_smp", "split_p_outage_heatmap", "split_hazard_vs_smp"} <= set(stems)
+    assert {
+        "split_rmst_vs_smp",
+        "split_p_outage_heatmap",
+        "split_hazard_vs_smp",
+        "split_km_grid",
+        "split_blackout",
+    } <= set(stems)
     heat = stems["split_p_outage_heatmap"]
     assert "split estimator" in heat.get_supxlabel()
     s = tables["split_summary"].set_index(["design", "smp"])
     texts = [t.get_text() for ax in heat.axes for t in ax.texts]
     # the racy design at 8 vCPUs: 1 − Ŝ(τ) in percent, as the table has it
     assert f"{100 * (1 - s.loc[('old', 8), 'survival_tau']):.0f}%" in texts
+    # the fixed design: no replay failed, so "≤" the exact per-batch bound over the batches
+    # of the horizon, 1 − (1 − p⁺)^(batches per hour · τ / 3600), not "0%"
+    for smp in (2, 8):
+        new = s.loc[("new", smp)]
+        bound = 1 - (1 - new["p_batch_upper"]) ** (new["batches_per_hour"] * new["tau_s"] / 3600)
+        assert f"≤ {100 * bound:.0f} %" in texts
+    assert "0%" not in texts
+
+    grid = stems["split_km_grid"]
+    counts = [t.get_text() for ax in grid.axes for t in ax.texts if t.get_gid() == "at-risk"]
+    curves = tables["split_curves"]
+    assert set(counts) == {str(n) for n in curves["n_runs"].unique()} == {"3"}
+    assert "runs" in [ax.get_ylabel() for ax in grid.axes]
+    assert "censored" not in [t.get_text() for t in grid.legends[0].get_texts()]
+    assert "split estimator" in (estimator_text(grid) or "")
+
+    black = stems["split_blackout"]
+    left, right = black.axes[:2]
+    runs = sweep.ok_runs
+    failed = runs[runs["split_failed_weight"].fillna(0) > 0]
+    points = [y for c in left.collections for _, y in c.get_offsets()]
+    assert sorted(points) == sorted(failed["split_failed_blackout_s"])
+    counts = sorted(t.get_text() for t in right.texts if t.get_gid() == "count")
+    per_smp = failed.groupby("smp").size()
+    assert counts == sorted([f"0/{per_smp[2]}", f"0/{per_smp[8]}", "–", "–"])
+    (diamonds,) = [c for c in right.collections if c.get_gid() == "weighted"]
+    assert [y for _, y in diamonds.get_offsets()] == [
+        s.loc[("old", 2), "failed_recovered_fraction"],
+        s.loc[("old", 8), "failed_recovered_fraction"],
+    ]
+
+
+def test_split_blackout_marks_the_weighted_estimates_and_the_raw_replays() -> None:
+    # racy design, 1 vCPU: two continued failing replays, both recovered, weights 0.25 and
+    # 0.75 -> weighted blackout (0.25·2 + 0.75·6) / 1 = 5 s; 4 vCPUs: one unrecovered replay
+    # (its blackout censored: no weighted mean drawn); fixed design: no failing replay
+    runs = pd.DataFrame(
+        {
+            "design": ["old", "old", "old", "new"],
+            "smp": [1, 1, 4, 1],
+            "split_failed_weight": [0.25, 0.75, 0.5, np.nan],
+            "split_failed_recovered": [True, True, False, False],
+            "split_failed_blackout_s": [2.0, 6.0, 9.0, np.nan],
+        }
+    )
+    summary = pd.DataFrame(
+        {
+            "design": ["old", "old", "new"],
+            "smp": [1, 4, 1],
+            "failed_recovered_fraction": [1.0, 0.0, np.nan],
+            "failed_blackout_mean_s": [5.0, 9.0, np.nan],
+        }
+    )
+    fig = split_blackout_figure(runs, summary)
+    left, right = fig.axes[:2]
+    (weighted,) = [c for c in left.collections if c.get_gid() == "weighted"]
+    assert [y for _, y in weighted.get_offsets()] == [5.0]
+    filled = [y for c in left.collections if c.get_gid() == "blackout" for _, y in c.get_offsets()]
+    opened = [
+        y
+        for c in left.collections
+        if c.get_gid() == "blackout-censored"
+        for _, y in c.get_offsets()
+    ]
+    assert sorted(filled) == [2.0, 6.0]
+    assert opened == [9.0]
+    (fractions,) = [c for c in right.collections if c.get_gid() == "weighted"]
+    assert [y for _, y in fractions.get_offsets()] == [1.0, 0.0]
+    counts = sorted(t.get_text() for t in right.texts if t.get_gid() == "count")
+    assert counts == ["0/1", "2/2", "–", "–"]
+    # the exact limits drawn as the error bars: 0.025^(1/2) = 0.158, 1 − 0.025 = 0.975
+    (bars,) = [c for c in right.containers if hasattr(c, "lines") and c.lines[2]]
+    segs = np.concatenate([seg.get_segments() for seg in bars.lines[2]])
+    spans = sorted((float(seg[:, 1].min()), float(seg[:, 1].max())) for seg in segs)
+    # 0 of 1: [0, 0.975]; 2 of 2: [0.158, 1]
+    assert spans == [pytest.approx((0.0, 0.975)), pytest.approx((0.025**0.5, 1.0))]

@@ -32,7 +32,12 @@ from collections.abc import Sequence
 import pandas as pd
 from matplotlib.figure import Figure
 
-from vnetsim.analysis.figures.blackout import blackout_figure, blackoutplot, recoveryplot
+from vnetsim.analysis.figures.blackout import (
+    blackout_figure,
+    blackoutplot,
+    recoveryplot,
+    split_blackout_figure,
+)
 from vnetsim.analysis.figures.hazard import (
     PLAIN,
     SPLIT,
@@ -91,6 +96,21 @@ def _draw_km(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
 def _draw_km_grid(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
     fig = km_grid_figure(tables["km"], tables["censor"], horizon_s=sweep.horizon_s or None)
     return [("km_grid", fig)]
+
+
+def _draw_split_km_grid(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
+    # Every split run is followed to the horizon (or to Ŝ_r = 0): the count under a panel is
+    # the runs its mean averages, not a number at risk; there are no censoring marks.
+    curves = tables["split_curves"].assign(at_risk=lambda d: d["n_runs"], events=0, censored=0)
+    fig = km_grid_figure(
+        curves,
+        curves.iloc[0:0][["load_rps", "smp", "design", "time_s", "survival"]],
+        horizon_s=sweep.horizon_s or None,
+        count_label="runs",
+        ylabel="P(no outage)",
+        note="split estimator: mean conditional survival, 95 % bootstrap band; runs averaged",
+    )
+    return [("split_km_grid", fig)]
 
 
 def _draw_split(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
@@ -152,14 +172,23 @@ def _draw_heatmap(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]
 
 
 def _split_as_plain(split_summary: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The split summary under the plain summary's names for RMST and P(outage by τ)."""
+    """The split summary under the plain summary's names for RMST and P(outage by τ).
+
+    A cell where no replay failed has a bootstrap interval of [0, 0]; its upper limit is
+    instead the exact per-batch bound ``p_batch_upper`` carried over the batches of the
+    horizon, ``1 − (1 − p_batch_upper)^(batches_per_hour · τ / 3600)`` (what the split
+    hazard figure draws as a per-hour bound), so the heatmap shows "≤ x %" there, not 0 %.
+    """
     tau = float(split_summary["tau_s"].max())
     column = f"p_outage_{tau:g}s"
+    batches_by_tau = split_summary["batches_per_hour"] * split_summary["tau_s"] / 3600.0
+    bound = 1.0 - (1.0 - split_summary["p_batch_upper"]) ** batches_by_tau
+    upper = (1.0 - split_summary["survival_tau_ci_lower"]).where(bound.isna(), bound)
     table = split_summary.rename(columns={"tau_s": "rmst_tau_s"}).assign(
         **{
             column: 1.0 - split_summary["survival_tau"],
             f"{column}_ci_lower": 1.0 - split_summary["survival_tau_ci_upper"],
-            f"{column}_ci_upper": 1.0 - split_summary["survival_tau_ci_lower"],
+            f"{column}_ci_upper": upper,
         }
     )
     return table, column
@@ -175,6 +204,14 @@ def _draw_split_heatmap(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, F
     table, column = _split_as_plain(tables["split_summary"])
     fig = outage_probability_heatmap(table, x="smp", y="load_rps", facet="design", column=column)
     return [("split_p_outage_heatmap", fig)]
+
+
+def _draw_split_blackout(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
+    hue = hue_axis(sweep)
+    if hue is None:  # FigureSpec.unmet reports this before drawing
+        raise ValueError("the blackout figure needs a colour axis")
+    fig = split_blackout_figure(sweep.ok_runs, tables["split_summary"], x="smp", hue=hue)
+    return [("split_blackout", fig)]
 
 
 def _draw_blackout(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
@@ -245,6 +282,16 @@ FIGURES: tuple[FigureSpec, ...] = (
         estimator="split",
     ),
     FigureSpec(
+        "split_km_grid",
+        "Split estimator: mean conditional survival in one grid (load × SMP), design as "
+        "colour, the runs averaged under each panel",
+        table="split_curves",
+        draw=_draw_split_km_grid,
+        axes=("smp", "load_rps", "design"),
+        columns=("time_s", "survival", "ci_lower", "ci_upper", "n_runs"),
+        estimator="split",
+    ),
+    FigureSpec(
         "split_hazard_vs_smp",
         "Split estimator: outages per hour against SMP, laid out like hazard_vs_smp",
         table="split_summary",
@@ -270,7 +317,25 @@ FIGURES: tuple[FigureSpec, ...] = (
         table="split_summary",
         draw=_draw_split_heatmap,
         axes=("smp", "load_rps", "design"),
-        columns=("survival_tau", "survival_tau_ci_lower", "survival_tau_ci_upper", "tau_s"),
+        columns=(
+            "survival_tau",
+            "survival_tau_ci_lower",
+            "survival_tau_ci_upper",
+            "tau_s",
+            "p_batch_upper",
+            "batches_per_hour",
+        ),
+        estimator="split",
+    ),
+    FigureSpec(
+        "split_blackout",
+        "Split estimator: blackout length and recovery of each run's continued failing "
+        "replay, with the weighted estimates of the split summary",
+        table="split_summary",
+        draw=_draw_split_blackout,
+        axes=("smp",),
+        needs_hue=True,
+        columns=("failed_recovered_fraction", "failed_blackout_mean_s"),
         estimator="split",
     ),
 )
@@ -320,5 +385,6 @@ __all__ = [
     "recoveryplot",
     "rmstplot",
     "save_figure",
+    "split_blackout_figure",
     "time_to_outage_vs_smp",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,20 +24,16 @@ from vnetsim.analysis.figures.style import (
     paper_style,
 )
 from vnetsim.analysis.figures.tables import as_bool, levels, require_columns
+from vnetsim.analysis.fits import exact_proportion_ci
 
 _COLUMNS = ("event_observed", "recovered", "blackout_s")
 _HEIGHT_IN = 2.3
 
 
-def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """Wilson score interval for k successes out of n (NaN, NaN for n = 0)."""
-    if n == 0:
-        return (math.nan, math.nan)
-    phat = k / n
-    den = 1 + z * z / n
-    centre = (phat + z * z / (2 * n)) / den
-    half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / den
-    return (max(0.0, centre - half), min(1.0, centre + half))
+def _dodge(i: int, j: int, n_hue: int) -> float:
+    """x position of hue level ``j`` at category ``i`` (the bars' and points' dodge)."""
+    width = 0.8 / max(n_hue, 1)
+    return i - 0.4 + width * (j + 0.5)
 
 
 def _outcomes(runs: pd.DataFrame, x: str, hue: str) -> pd.DataFrame:
@@ -173,7 +168,8 @@ def recoveryplot(
 ) -> Axes:
     """Fraction of the runs with an outage that recovered, per (x, hue).
 
-    Bars (gid ``recovered``) with Wilson 95 % intervals and "k/n" labels (gid ``count``);
+    Bars (gid ``recovered``) with Clopper–Pearson 95 % intervals (the summary table's) and
+    "k/n" labels (gid ``count``);
     groups without an outage get "–".  Same table as :func:`blackoutplot`.  Draws on ``ax``
     or on a new single-column figure; returns the Axes.
     """
@@ -189,9 +185,9 @@ def recoveryplot(
                 g = df[(df[x] == xv) & (df[hue] == lv)]
                 n = int(g["event_observed"].sum())
                 k = int(g["recovered"].sum())
-                frac = k / n if n else math.nan
-                lo, hi = wilson_interval(k, n)
-                xs.append(i - 0.4 + width * (j + 0.5))
+                frac = k / n if n else np.nan
+                lo, hi = exact_proportion_ci(k, n)
+                xs.append(_dodge(i, j, len(lvs)))
                 fracs.append(frac)
                 # clamp: at k = 0 or k = n rounding can put the bound a hair past the estimate
                 errs.append((max(frac - lo, 0.0), max(hi - frac, 0.0)) if n else (0.0, 0.0))
@@ -278,5 +274,80 @@ def blackout_figure(runs: pd.DataFrame, *, x: str = "smp", hue: str = "design") 
         blackoutplot(runs, x=x, hue=hue, legend=False, ax=ax_b)
         recoveryplot(runs, x=x, hue=hue, legend=False, ax=ax_r)
         layout.figure_legend(fig, [*hue_handles(lvs, hue), *censor_handles()])
-        layout.estimator_note(fig, "plain runs with an outage; recovery: Wilson 95 % CI")
+        layout.estimator_note(fig, "plain runs with an outage; recovery: Clopper–Pearson 95 % CI")
+    return fig
+
+
+_SPLIT_RUN_COLUMNS = ("split_failed_weight", "split_failed_recovered", "split_failed_blackout_s")
+
+
+def split_outcomes(runs: pd.DataFrame) -> pd.DataFrame:
+    """Split runs under the plain outcome names, one row per run.
+
+    A split run continues its first failing replay past the outage (weight
+    ``split_failed_weight`` > 0): that replay is its "outage", its ``split_failed_recovered``
+    and ``split_failed_blackout_s`` the outcome. Runs without one have no outage here.
+    """
+    require_columns(runs, _SPLIT_RUN_COLUMNS, "runs")
+    weight = pd.to_numeric(runs["split_failed_weight"], errors="coerce").to_numpy(dtype=float)
+    failed = np.isfinite(weight) & (weight > 0)
+    return runs.assign(
+        event_observed=failed,
+        recovered=as_bool(runs["split_failed_recovered"]) & failed,
+        blackout_s=np.where(failed, runs["split_failed_blackout_s"].to_numpy(dtype=float), np.nan),
+    )
+
+
+def _weighted_marks(
+    ax: Axes,
+    summary: pd.DataFrame,
+    column: str,
+    x: str,
+    hue: str,
+    x_levels: list[Any],
+    lvs: list[Any],
+) -> None:
+    """The split summary's weighted estimate as a black diamond per (x, hue) cell."""
+    xs, ys = [], []
+    for i, xv in enumerate(x_levels):
+        for j, lv in enumerate(lvs):
+            g = summary[(summary[x] == xv) & (summary[hue] == lv)]
+            if len(g) == 1 and np.isfinite(float(g[column].iloc[0])):
+                xs.append(_dodge(i, j, len(lvs)))
+                ys.append(float(g[column].iloc[0]))
+    if xs:
+        ax.scatter(xs, ys, marker="D", s=10, color="0.1", linewidths=0, zorder=4, gid="weighted")
+
+
+def split_blackout_figure(
+    runs: pd.DataFrame, summary: pd.DataFrame, *, x: str = "smp", hue: str = "design"
+) -> Figure:
+    """:func:`blackout_figure` of the split estimator's continued failing replays.
+
+    Each point and each k/n counts one run's continued replay (:func:`split_outcomes`); the
+    black diamonds are the split summary's weighted estimates (``failed_recovered_fraction``;
+    ``failed_blackout_mean_s`` only where every replay of the cell recovered, since otherwise
+    it averages times censored at the recovery window). The Clopper–Pearson interval is that
+    of the unweighted k/n.
+    """
+    df = split_outcomes(runs)
+    fig = blackout_figure(df, x=x, hue=hue)
+    ax_b, ax_r = fig.axes[:2]
+    x_levels = levels(df[x])
+    lvs = hue_levels(hue, df[hue])
+    require_columns(summary, [x, hue, "failed_recovered_fraction"], "split_summary")
+    _weighted_marks(ax_r, summary, "failed_recovered_fraction", x, hue, x_levels, lvs)
+    if "failed_blackout_mean_s" in summary.columns:
+        all_recovered = summary["failed_recovered_fraction"] == 1.0
+        _weighted_marks(
+            ax_b, summary[all_recovered], "failed_blackout_mean_s", x, hue, x_levels, lvs
+        )
+    ax_b.set_ylabel("Blackout (s, failing replays)")
+    ax_r.set_ylabel("Recovered (of failing replays)")
+    with paper_style():
+        layout.estimator_note(
+            fig,
+            "split estimator: one continued failing replay per run; ◆ weighted estimate; "
+            "recovery: Clopper–Pearson 95 % CI of k/n",
+        )
     return fig

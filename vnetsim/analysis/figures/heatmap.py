@@ -41,12 +41,13 @@ def cell_label(
 
     ``"3/8\n38%"``; a cell with no outage and a finite ``upper`` (the Clopper–Pearson upper
     bound of P) reads ``"0/8\n≤ 31 %"``, since 0 % is only the point estimate.  Without
-    counts, the percentage alone.
+    counts, the percentage alone, or ``"≤ 31 %"`` when P is 0 and ``upper`` is finite.
     """
     if not np.isfinite(p):
         return ""
     has_counts = k is not None and n is not None and np.isfinite(k) and np.isfinite(n)
-    if has_counts and k == 0 and np.isfinite(upper):
+    no_outage = k == 0 if has_counts else p == 0
+    if no_outage and np.isfinite(upper) and upper > 0:
         text = f"≤ {100 * upper:.0f} %"
     else:
         text = percent_label(p)
@@ -67,7 +68,7 @@ def cell_labels(summary: pd.DataFrame, column: str) -> pd.Series:
         if has_counts:
             out.append(cell_label(p, float(row["events"]), float(row[n_col]), upper))
         else:
-            out.append(cell_label(p))
+            out.append(cell_label(p, upper=upper))
     return pd.Series(out, index=summary.index, dtype=object)
 
 
@@ -211,7 +212,8 @@ def outage_probability_heatmap(
         )
         split = "estimator" in summary.columns and (summary["estimator"] == "split").all()
         note = (
-            "split estimator: 1 − mean conditional survival at the horizon"
+            "split estimator: 1 − mean conditional survival at the horizon; ≤: exact bound "
+            "from replays without failure"
             if split
             else "Kaplan–Meier (plain runs); k/n = runs with outage / runs"
         )

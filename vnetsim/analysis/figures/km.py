@@ -56,9 +56,14 @@ def _time_scale(horizon: float) -> float:
 
 
 def km_legend_handles(
-    hue_levels: Sequence[Any], *, curve_label: str = "all runs", hue: str | None = None
+    hue_levels: Sequence[Any],
+    *,
+    curve_label: str = "all runs",
+    hue: str | None = None,
+    censored: bool = True,
 ) -> list[Line2D]:
-    """One line per hue level (or one for ``curve_label`` without hue) and the censoring mark."""
+    """One line per hue level (or one for ``curve_label`` without hue) and, if ``censored``,
+    the censoring mark."""
     lvs = list(hue_levels) or [None]
     colours, styles = hue_palette(hue, lvs), _dashes(lvs)
     names = [hue_label(hue, lv) for lv in hue_levels] or [curve_label]
@@ -66,10 +71,11 @@ def km_legend_handles(
         Line2D([], [], color=colours[lv], linestyle=styles[lv], label=name)
         for lv, name in zip(lvs, names, strict=True)
     ]
-    censored = Line2D([], [], color="0.3", marker="+", linestyle="none", label="censored")
-    censored.set_markersize(5)
-    censored.set_markeredgewidth(0.8)
-    handles.append(censored)
+    if censored:
+        mark = Line2D([], [], color="0.3", marker="+", linestyle="none", label="censored")
+        mark.set_markersize(5)
+        mark.set_markeredgewidth(0.8)
+        handles.append(mark)
     return handles
 
 
@@ -119,7 +125,9 @@ def kmplot(
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
         ax.set_ylabel("Runs without outage")
         if legend:
-            handles = km_legend_handles(lvs, curve_label=curve_label, hue=hue)
+            handles = km_legend_handles(
+                lvs, curve_label=curve_label, hue=hue, censored=len(censor) > 0
+            )
             ax.legend(handles=handles, title=None if hue in (None, "design") else label(hue))
     return ax
 
@@ -200,7 +208,7 @@ def km_figure(
         layout.first_column_ylabel(axes, "Runs without outage")
         # design names speak for themselves; other hues (True/False, numbers) need a title
         title = None if hue in (None, "design") else label(hue)
-        handles = km_legend_handles(lvs, curve_label=curve_label, hue=hue)
+        handles = km_legend_handles(lvs, curve_label=curve_label, hue=hue, censored=len(censor) > 0)
         layout.figure_legend(fig, handles, title=title)
         layout.estimator_note(fig, "Kaplan–Meier (plain runs), 95 % log-log band")
     return fig
@@ -303,13 +311,18 @@ def km_grid_figure(
     hue: str = "design",
     horizon_s: float | None = None,
     n_times: int = 3,
+    count_label: str = "at risk",
+    ylabel: str = "Runs without outage",
+    note: str = "Kaplan–Meier (plain runs), 95 % log-log band; numbers at risk",
 ) -> Figure:
     """Kaplan–Meier curves in one grid, ``row`` × ``col``, with a number-at-risk table.
 
     Under each panel, one text row per ``hue`` level gives the runs at risk at ``n_times``
     evenly spaced times from 0 to the horizon (from the km table's ``at_risk``, ``events``
     and ``censored``; texts have gid ``at-risk``).  One legend and the estimator for the
-    figure.
+    figure.  ``count_label``, ``ylabel`` and ``note`` name the counts, the y axis and the
+    estimator when the curves are another estimator's (the split one's mean conditional
+    curves, whose count is the runs averaged).
     """
     require_columns(km, [row, col, hue, *_CURVE_COLUMNS, "at_risk", "events", "censored"], "km")
     require_columns(censor, [row, col, hue, "time_s", "survival"], "censor", allow_empty=True)
@@ -344,7 +357,7 @@ def km_grid_figure(
                     kmplot(sub, cen, hue=hue, hue_order=lvs, horizon_s=horizon, legend=False, ax=ax)
                 ax.set_title(f"{panel_title(row, rv)}, {panel_title(col, cv)}", fontsize=7)
                 ax.set_xlabel("")
-                ax.set_ylabel("Runs without outage" if j == 0 else "")
+                ax.set_ylabel(ylabel if j == 0 else "")
                 if j > 0:
                     ax.tick_params(labelleft=False)
                 tab.set_ylim(len(lvs) + 0.5, 0.5)
@@ -368,9 +381,9 @@ def km_grid_figure(
                             clip_on=False,
                         )
                 if j == 0:
-                    tab.set_ylabel("at risk", fontsize=6, rotation=0, ha="right", va="center")
+                    tab.set_ylabel(count_label, fontsize=6, rotation=0, ha="right", va="center")
         for j in range(len(cols)):
             grid[-1, j].set_xlabel("Time (min)" if scale > 1 else "Time (s)")
-        layout.figure_legend(fig, km_legend_handles(lvs, hue=hue))
-        layout.estimator_note(fig, "Kaplan–Meier (plain runs), 95 % log-log band; numbers at risk")
+        layout.figure_legend(fig, km_legend_handles(lvs, hue=hue, censored=len(censor) > 0))
+        layout.estimator_note(fig, note)
     return fig
