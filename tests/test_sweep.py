@@ -247,16 +247,21 @@ def test_kill_9_then_rerun_loses_and_duplicates_nothing(tmp_path: Path) -> None:
         cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.time() + 120
-    while time.time() < deadline:
-        done = list((out / "runs").glob("*.parquet")) if (out / "runs").exists() else []
-        if len(done) >= 3:
+    while time.time() < deadline:  # polls the database as a second reader would
+        if len(SweepStore(out).states()) >= 3:
             break
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its workers, mid-write or not
+    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its workers, mid-commit or not
     proc.wait()
-    killed_at = len(list((out / "runs").glob("*.parquet")))
+    killed_at = len(SweepStore(out).states())
     assert 3 <= killed_at < 12
+    # A torn last write: garbage after the WAL's committed frames (their checksums reject
+    # it), and a torn per-run file of the layout before the database (discarded on adoption).
+    with open(out / "runs.sqlite-wal", "ab") as wal:
+        wal.write(bytes(range(256)) * 20)
+    (out / "runs").mkdir(exist_ok=True)
     (out / "runs" / "deadbeef0000-r00000.parquet").write_bytes(b"PAR1 torn write")
+    assert len(SweepStore(out).states()) == killed_at
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     resumed = pd.read_parquet(out / "runs.parquet")
     clean = run_sweep(SweepSpec.from_toml(spec_path), tmp_path / "clean", workers=2, progress=False)
@@ -300,10 +305,29 @@ def test_local_and_dask_give_identical_rows(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(stable(local), stable(dask))
 
 
+def test_a_directory_of_per_run_files_is_moved_into_the_database(tmp_path: Path) -> None:
+    # The layout before the database: one Parquet file per run under runs/, no export yet
+    # (a sweep interrupted by an older version). Two of its runs are missing.
+    spec = SweepSpec.from_toml(mini(tmp_path, reps=2))
+    clean = run_sweep(spec, tmp_path / "clean", workers=2, progress=False)
+    out = tmp_path / "old-layout"
+    first = run_sweep(spec, out, workers=2, progress=False)
+    (out / "runs").mkdir()
+    for row in first.iloc[2:].to_dict("records"):
+        pd.DataFrame([row]).to_parquet(out / "runs" / f"{row['run_id']}.parquet", index=False)
+    for p in [*out.glob("runs.sqlite*"), out / "runs.parquet"]:
+        p.unlink()
+    assert len(SweepStore(out).states()) == len(first) - 2  # read as it is
+    again = run_sweep(spec, out, workers=2, progress=False)
+    assert not (out / "runs").exists()  # every file's row is in the database now
+    assert set(SweepStore(out).states()) == set(clean["run_id"])
+    pd.testing.assert_frame_equal(stable(again), stable(clean))
+
+
 def test_a_committed_consolidated_table_alone_is_resumable(tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = run_sweep(SweepSpec.from_toml(mini(tmp_path, reps=1)), out, workers=2, progress=False)
-    for p in (out / "runs").glob("*.parquet"):  # as in a fresh clone: only runs.parquet
+    for p in out.glob("runs.sqlite*"):  # as in a fresh clone: only runs.parquet
         p.unlink()
     again = run_sweep(SweepSpec.from_toml(mini(tmp_path, reps=1)), out, workers=2, progress=False)
     pd.testing.assert_frame_equal(stable(first), stable(again))

@@ -25,8 +25,6 @@ from vnetsim.sweep import StorageError
 from vnetsim.version import __version__
 
 if TYPE_CHECKING:  # the sweep layer and pandas load only for the commands that need them
-    import pandas as pd
-
     from vnetsim.sweep import LoadedSweep, SweepSpec
 
 
@@ -111,10 +109,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status_lines(spec: SweepSpec, runs: pd.DataFrame) -> tuple[list[str], int]:
+def _status_lines(spec: SweepSpec, states: dict[str, bool]) -> tuple[list[str], int]:
     from vnetsim.sweep.status import point_status
 
-    rows = point_status(spec, runs)
+    rows = point_status(spec, states)
     lines = [
         "  ".join(f"{k}={v}" for k, v in p.point.items())
         + f": {p.done} done, {p.errors} errors, {p.missing} missing"
@@ -131,10 +129,10 @@ def _status_lines(spec: SweepSpec, runs: pd.DataFrame) -> tuple[list[str], int]:
 
 def _print_plan(spec: SweepSpec, out: Path) -> int:
     """``sweep --dry-run``: what the command would run, and what that costs."""
-    from vnetsim.sweep.status import stored_runs
+    from vnetsim.sweep.status import states_of, stored_runs
 
     runs = stored_runs(out)
-    lines, missing = _status_lines(spec, runs)
+    lines, missing = _status_lines(spec, states_of(runs))
     print("\n".join(lines))
     simulated = missing * spec.horizon_s
     cost = f"{missing} runs to go, {simulated:g} simulated s at most"
@@ -149,11 +147,15 @@ def _print_plan(spec: SweepSpec, out: Path) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from vnetsim.sweep import load_sweep
-    from vnetsim.sweep.status import spec_of
+    from vnetsim.sweep import SweepStore
+    from vnetsim.sweep.status import spec_from_manifest
 
-    sweep = load_sweep(args.dir)
-    lines, _ = _status_lines(spec_of(sweep), sweep.runs)
+    # the stored runs' ids and error flags only: one query, whatever the sweep's size
+    store = SweepStore(args.dir)
+    manifest = store.read_manifest()
+    if manifest is None:
+        raise ConfigError(f"{args.dir}: no manifest.json: not a sweep directory")
+    lines, _ = _status_lines(spec_from_manifest(manifest, args.dir), store.states())
     print("\n".join(lines))
     return 0
 

@@ -1,7 +1,7 @@
 """Parameter sweeps: many runs of ``simulate``, seeded, resumable, on local processes or Dask.
 
 - ``spec``: ``SweepSpec`` (a sweep file, validated point by point), ``Task``, seeds, run ids;
-- ``store``: ``SweepStore`` (manifest, one Parquet file per run, the consolidated table),
+- ``store``: ``SweepStore`` (manifest, the run database of :mod:`.rowdb`, the Parquet export),
   ``LoadedSweep`` / ``load_sweep`` (what analysis and figures take), ``load_runs``;
 - ``backends``: local forked processes with a per-run timeout, or a Dask cluster;
 - ``runner``: ``run_task`` (one run's row), the early-stop rule, ``run_sweep``.

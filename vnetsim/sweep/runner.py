@@ -224,6 +224,7 @@ def run_sweep(
         backend_name = "dask" if (scheduler or scheduler_file) else "local"
         manifest = store.open_session(spec, backend_name, replace=replace)
         store.write_manifest(manifest)
+        store.adopt_legacy_files()
         done = store.done_ids()
         if retry_errors:
             done -= store.error_ids()
@@ -319,6 +320,7 @@ def run_sweep(
             raise
         finally:
             backend.close(wait=not interrupted)
+            store.close()
             if bar is not None:
                 bar.close()
         manifest["sessions"][-1]["end"] = now()

@@ -273,9 +273,10 @@ class SweepSpec:
 
     def tasks(self, replicates: range | None = None) -> Iterator[Task]:
         reps = replicates if replicates is not None else range(self.replicates)
+        keyed = [(self.point_key(p), p) for p in self.points()]  # one hash per point
         for rep in reps:
-            for point in self.points():
-                yield Task(self.run_id(point, rep), point, rep)
+            for key, point in keyed:
+                yield Task(f"{key}-r{rep:05d}", point, rep)
 
     @property
     def axis_names(self) -> list[str]:

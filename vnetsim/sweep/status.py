@@ -8,6 +8,7 @@ sweep file its manifest records, so a status never depends on the file still exi
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,16 @@ from vnetsim.config import ConfigError
 from vnetsim.sweep.spec import SweepSpec
 from vnetsim.sweep.store import LoadedSweep, SweepStore
 
-__all__ = ["PointStatus", "missing_runs", "point_status", "spec_of"]
+__all__ = [
+    "PointStatus",
+    "missing_runs",
+    "point_status",
+    "spec_from_manifest",
+    "spec_of",
+    "states_of",
+    "stored_runs",
+    "stored_states",
+]
 
 
 @dataclass(frozen=True)
@@ -32,37 +42,57 @@ class PointStatus:
 
 def spec_of(sweep: LoadedSweep) -> SweepSpec:
     """The sweep's spec, from the sweep file recorded in its manifest."""
-    text = sweep.manifest.get("sweep_file")
+    return spec_from_manifest(sweep.manifest, sweep.path)
+
+
+def spec_from_manifest(manifest: dict[str, object], path: Path) -> SweepSpec:
+    """The spec of the sweep whose manifest (in directory ``path``) is ``manifest``."""
+    text = manifest.get("sweep_file")
     if not isinstance(text, str):
-        raise ConfigError(f"{sweep.path}/manifest.json: no sweep_file recorded")
+        raise ConfigError(f"{path}/manifest.json: no sweep_file recorded")
     return SweepSpec.from_dict(
-        tomllib.loads(text), source=f"{sweep.path}/manifest.json", text=text, root=sweep.path
+        tomllib.loads(text), source=f"{path}/manifest.json", text=text, root=path
     )
 
 
-def point_status(spec: SweepSpec, runs: pd.DataFrame) -> list[PointStatus]:
+def states_of(runs: pd.DataFrame) -> dict[str, bool]:
+    """``run_id`` → whether the row is an error, from a run table."""
+    if runs.empty:
+        return {}
+    failed = runs["error"].fillna("").astype(str).str.strip() != ""
+    return dict(zip(runs["run_id"].astype(str), failed, strict=True))
+
+
+def point_status(spec: SweepSpec, states: Mapping[str, bool]) -> list[PointStatus]:
     """Per point of ``spec`` (in its order): replicates done, stored as errors, and missing.
 
-    Early-stopped sweeps (``--min-events``) count missing against ``spec.replicates``, the
-    most a point can get.
+    ``states`` maps each stored ``run_id`` to whether its row is an error
+    (:meth:`SweepStore.states`, or :func:`states_of` a run table). Early-stopped sweeps
+    (``--min-events``) count missing against ``spec.replicates``, the most a point can get.
     """
-    errors: set[str] = set()
-    done: set[str] = set()
-    if not runs.empty:
-        failed = runs["error"].fillna("").astype(str).str.strip() != ""
-        errors = set(runs.loc[failed, "run_id"])
-        done = set(runs.loc[~failed, "run_id"])
     out = []
     for point in spec.points():
-        ids = {spec.run_id(point, r) for r in range(spec.replicates)}
-        n_done, n_err = len(ids & done), len(ids & errors)
-        out.append(PointStatus(point, n_done, n_err, len(ids) - n_done - n_err))
+        key = spec.point_key(point)
+        n_done = n_err = 0
+        for r in range(spec.replicates):
+            failed = states.get(f"{key}-r{r:05d}")
+            if failed is None:
+                continue
+            n_err += failed
+            n_done += not failed
+        out.append(PointStatus(point, n_done, n_err, spec.replicates - n_done - n_err))
     return out
 
 
 def missing_runs(sweep: LoadedSweep) -> int:
     """How many of the sweep's runs are not stored yet (errors count as stored)."""
-    return sum(p.missing for p in point_status(spec_of(sweep), sweep.runs))
+    return sum(p.missing for p in point_status(spec_of(sweep), states_of(sweep.runs)))
+
+
+def stored_states(out: str | Path) -> dict[str, bool]:
+    """What ``out`` holds so far, as :meth:`SweepStore.states` (empty when nothing ran)."""
+    store = SweepStore(out)
+    return store.states() if store.read_manifest() is not None else {}
 
 
 def stored_runs(out: str | Path) -> pd.DataFrame:

@@ -1,10 +1,13 @@
-"""Where a sweep's results live: ``DIR/manifest.json``, ``DIR/runs/*.parquet``, ``runs.parquet``.
+"""Where a sweep's results live: ``DIR/manifest.json``, ``DIR/runs.sqlite``, ``runs.parquet``.
 
 The manifest holds the sweep file and its hash, versions, git commit, host, and the start and
-end of every session. Each finished run is one Parquet file under ``DIR/runs/``, written to a
-temporary name and renamed, so a kill at any point loses at most the runs in progress and never
-leaves a partial file under a final name. ``DIR/runs.parquet`` is the consolidated table
-(rebuilt at the end of a sweep, and read together with ``runs/`` by ``load_runs``).
+end of every session. Each finished run is one committed row of the SQLite database
+``DIR/runs.sqlite`` (:mod:`.rowdb`), so a kill at any point loses at most the runs in
+progress and never leaves a partial row. ``DIR/runs.parquet`` is the export that ``analyze``
+and users read (rewritten at the end of every session; ``load`` reads it with the database,
+which lets a committed result directory holding only the export be resumed or extended).
+Directories written before the database (one Parquet file per run under ``DIR/runs/``) are
+read as they are and moved into the database by the next sweep session.
 
 A row is the run's meta (``run_id``, ``sweep``, ``replicate``), its axis values, then
 ``seed_entropy`` and ``spawn_key`` (the run's ``SeedSequence``), ``error`` (and ``traceback``),
@@ -20,7 +23,9 @@ import json
 import os
 import platform
 import socket
+import sqlite3
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -29,6 +34,7 @@ import pandas as pd
 
 from vnetsim.config import ConfigError, shown
 from vnetsim.records import RESULT_FIELDS
+from vnetsim.sweep import rowdb
 from vnetsim.sweep.spec import SweepSpec
 from vnetsim.version import source_commit
 
@@ -61,86 +67,181 @@ class StorageError(RuntimeError):
     """The sweep directory cannot be written (disk full, read-only, permissions)."""
 
 
+def _failed(errors: pd.Series) -> pd.Series:
+    """Whether each ``error`` value names an error (empty, NaN and None do not)."""
+    return errors.fillna("").astype(str).str.strip() != ""
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def _discard(path: Path) -> None:
     with contextlib.suppress(OSError):  # may itself fail on a read-only filesystem
         path.unlink(missing_ok=True)
 
 
 class SweepStore:
-    """A sweep's directory: manifest, one Parquet file per run, consolidated table."""
+    """A sweep's directory: manifest, run database, Parquet export."""
 
     def __init__(self, out: str | Path) -> None:
         self.out = Path(out)
-        self.runs_dir = self.out / "runs"
+        self.runs_dir = self.out / "runs"  # per-run files of directories before the database
+        self.db_path = self.out / rowdb.FILE_NAME
+        self._writer: rowdb.RowDB | None = None
 
     # -- runs -------------------------------------------------------------------------
+    def _reader(self) -> rowdb.RowDB | None:
+        if self._writer is not None:
+            return self._writer
+        if not self.db_path.exists():
+            return None
+        try:
+            return rowdb.RowDB(self.db_path, writable=False)
+        except rowdb.RowDBError as err:
+            raise self._damaged_db(err) from None
+        except sqlite3.OperationalError as err:
+            raise ConfigError(f"{self.db_path}: cannot be read ({err})") from None
+
+    def _damaged_db(self, err: Exception) -> ConfigError:
+        p = self.db_path
+        return ConfigError(
+            f"{err}; move it aside (mv {p} {p}.damaged): the rows of earlier sessions are "
+            f"kept in {self.out / 'runs.parquet'} and the next `vnetsim sweep` redoes the rest"
+        )
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[rowdb.RowDB | None]:
+        db = self._reader()
+        try:
+            yield db
+        finally:
+            if db is not None and db is not self._writer:
+                db.close()
+
+    def states(self) -> dict[str, bool]:
+        """``run_id`` → whether its stored row is an error, for every stored run.
+
+        One query of the database plus the ``run_id``/``error`` columns of the export (and
+        any per-run files of an older directory): what a resume and ``status`` need, without
+        reading the rows.
+        """
+        out: dict[str, bool] = {}
+        p = self.out / "runs.parquet"
+        if p.exists():
+            old = self._read_export(columns=["run_id", "error"])
+            out.update(zip(old["run_id"].astype(str), _failed(old["error"]), strict=True))
+        for path, one in self._legacy_files():
+            out[path.stem] = bool(_failed(one["error"]).iloc[0]) if "error" in one else False
+        with self._reading() as db:
+            if db is not None:
+                out.update(db.states())  # the database is newest: it wins
+        return out
+
     def done_ids(self) -> set[str]:
-        ids = self._consolidated_ids()
-        if not self.runs_dir.exists():
-            return ids
-        for p in self.runs_dir.glob("*.parquet"):
-            try:
-                if pd.read_parquet(p, columns=["run_id"]).shape[0] == 1:
-                    ids.add(p.stem)
-            except Exception:  # a damaged file: its run is redone
-                _discard(p)
-        return ids
+        return set(self.states())
 
     def error_ids(self) -> set[str]:
         """The runs whose stored row is an error (what ``--retry-errors`` runs again)."""
-        df = self.load()
-        if df.empty or "error" not in df.columns:
-            return set()
-        failed = df["error"].fillna("").astype(str).str.strip() != ""
-        return set(df.loc[failed, "run_id"])
+        return {run_id for run_id, failed in self.states().items() if failed}
 
-    def _consolidated(self) -> pd.DataFrame:
+    def _legacy_files(self) -> Iterator[tuple[Path, pd.DataFrame]]:
+        if not self.runs_dir.exists():
+            return
+        for p in sorted(self.runs_dir.glob("*.parquet")):
+            try:
+                one = pd.read_parquet(p)
+            except Exception:  # a damaged file: its run is redone
+                _discard(p)
+                continue
+            if one.shape[0] == 1:
+                yield p, one
+
+    def _read_export(self, columns: list[str] | None = None) -> pd.DataFrame:
         p = self.out / "runs.parquet"
         if not p.exists():
             return pd.DataFrame()
         try:
-            return pd.read_parquet(p)
+            return pd.read_parquet(p, columns=columns)
         except Exception as err:  # pyarrow raises several kinds for a damaged file
             raise ConfigError(
                 f"{p}: damaged ({type(err).__name__}); move it aside (mv {p} {p}.damaged): "
-                "the per-run files in runs/ are kept and the next `vnetsim sweep` redoes the "
-                "other runs it held"
+                f"the rows in {self.db_path.name} are kept and the next `vnetsim sweep` "
+                "redoes the other runs it held"
             ) from None
 
-    def _consolidated_ids(self) -> set[str]:
-        df = self._consolidated()
-        return set(df["run_id"]) if not df.empty else set()
-
     def write_row(self, row: Row) -> None:
-        final = self.runs_dir / f"{row['run_id']}.parquet"
-        tmp = final.with_suffix(f".tmp{os.getpid()}")
+        """Commit one finished run's row (durable once this returns)."""
         try:
-            self.runs_dir.mkdir(parents=True, exist_ok=True)
-            pd.DataFrame([row]).to_parquet(tmp, index=False)
-            os.replace(tmp, final)
-        except OSError as err:
-            _discard(tmp)
+            if self._writer is None:
+                self.out.mkdir(parents=True, exist_ok=True)
+                self._writer = rowdb.RowDB(self.db_path, writable=True)
+            self._writer.put([row])
+        except rowdb.RowDBError as err:
+            raise self._damaged_db(err) from None
+        except (OSError, sqlite3.OperationalError) as err:
             raise self._storage_error(err) from None
 
-    def _storage_error(self, err: OSError) -> StorageError:
-        n = len(list(self.runs_dir.glob("*.parquet"))) if self.runs_dir.exists() else 0
+    def adopt_legacy_files(self) -> int:
+        """Move the per-run files of an older directory into the database (committed
+        before any file is removed); returns how many rows moved."""
+        found = list(self._legacy_files())
+        if not found:
+            return 0
+        rows = [
+            {k: v for k, v in one.iloc[0].to_dict().items() if not _is_missing(v)}
+            for _, one in found
+        ]
+        for row in rows:
+            self.write_row(row)
+        for path, _ in found:
+            _discard(path)
+        with contextlib.suppress(OSError):
+            self.runs_dir.rmdir()
+        return len(rows)
+
+    def close(self) -> None:
+        """Close the database (a sweep session's end; rows are committed already)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _storage_error(self, err: OSError | sqlite3.Error) -> StorageError:
+        n = 0
+        with contextlib.suppress(Exception):
+            n = len(self.states())
+        why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
         return StorageError(
-            f"cannot write results to {self.out}: {err.strerror or err}; the {n} runs "
-            f"finished so far are safe in {self.runs_dir}; make room (or make it writable) "
-            "and rerun the same command to go on"
+            f"cannot write results to {self.out}: {why}; the {n} runs finished so far are "
+            f"safe in {self.db_path}; make room (or make it writable) and rerun the same "
+            "command to go on"
         )
 
     def load(self) -> pd.DataFrame:
-        """Every finished run: per-run files plus the consolidated table (which lets a
-        committed result directory without ``runs/`` be resumed or extended)."""
-        files = sorted(self.runs_dir.glob("*.parquet")) if self.runs_dir.exists() else []
-        parts = [pd.read_parquet(p) for p in files]
-        old = self._consolidated()
+        """Every finished run: the database's rows, then any older per-run files, then the
+        export's rows that neither holds."""
+        parts: list[pd.DataFrame] = []
+        with self._reading() as db:
+            if db is not None:
+                try:
+                    rows = db.rows()
+                except sqlite3.DatabaseError as err:
+                    raise self._damaged_db(rowdb.RowDBError(f"{self.db_path}: {err}")) from None
+                if rows:
+                    parts.append(pd.DataFrame.from_records(rows))
+        parts += [one for _, one in self._legacy_files()]
+        old = self._read_export()
         if not old.empty:
             parts.append(old)
         if not parts:
             return pd.DataFrame()
-        df = pd.concat(parts, ignore_index=True).drop_duplicates("run_id", keep="first")
+        with warnings.catch_warnings():
+            # pandas 2.x keeps an all-NA column of one part (an error row's results) from
+            # deciding the dtype; the deprecation warns that it will. We rely on today's rule
+            # and the dtypes it gives are pinned by the tests comparing sweeps.
+            warnings.simplefilter("ignore", FutureWarning)
+            df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        df = df.drop_duplicates("run_id", keep="first")
         # A sweep whose every run errored has no result column yet; readers need them all.
         missing = {c: None for c in TAIL_COLUMNS if c not in df.columns and c != "traceback"}
         df = df.assign(**missing) if missing else df
@@ -181,8 +282,8 @@ class SweepStore:
         return manifest
 
     def holds_runs(self) -> bool:
-        """Whether run rows are stored here (consolidated or per run)."""
-        if (self.out / "runs.parquet").exists():
+        """Whether run rows are stored here (database, export or per-run files)."""
+        if (self.out / "runs.parquet").exists() or self.db_path.exists():
             return True
         return self.runs_dir.exists() and any(self.runs_dir.glob("*.parquet"))
 

@@ -1,0 +1,172 @@
+"""The run rows of a sweep in one SQLite database, ``DIR/runs.sqlite``.
+
+Why SQLite: it is in the standard library, a commit is atomic and durable (WAL journal,
+``synchronous=FULL``), a process killed at any moment leaves every committed row and no
+partial one, and the questions a resume or ``vnetsim status`` asks (which runs are stored,
+which failed) are one indexed query instead of a scan of every run's file.  One process
+writes (the sweep, under the directory lock); readers open the file read-only.
+
+Tables: ``runs(run_id PRIMARY KEY, failed, config, row)`` with the whole row as JSON (the
+``config_json`` column moved to ``configs(hash PRIMARY KEY, json)``: a point's resolved
+scenario is the same for all its replicates, stored once), and ``meta(key, value)`` for the
+schema version.  ``json_extract(row, '$.duration_s')`` queries a result field in SQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+SCHEMA = 1
+FILE_NAME = "runs.sqlite"
+
+_CREATE = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS configs (hash TEXT PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    failed INTEGER NOT NULL,
+    config TEXT REFERENCES configs(hash),
+    row TEXT NOT NULL
+);
+"""
+
+
+class RowDBError(RuntimeError):
+    """The database is damaged or of another schema (``sqlite3.DatabaseError`` underneath)."""
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what a row may hold besides Python scalars: numpy scalars and arrays."""
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"a run row holds a {type(value).__name__}, which has no JSON form")
+
+
+def encode(row: dict[str, Any]) -> tuple[str, bool, str | None, str | None, str]:
+    """``(run_id, failed, config hash, config json, row json)`` of one row."""
+    body = dict(row)
+    config = body.pop("config_json", None)
+    digest = None
+    if isinstance(config, str):
+        digest = hashlib.sha256(config.encode()).hexdigest()
+    elif config is not None and not (isinstance(config, float) and math.isnan(config)):
+        raise TypeError("a run row's config_json must be a JSON string")
+    else:
+        config = None
+    error = body.get("error")
+    failed = isinstance(error, str) and error.strip() != ""
+    # allow_nan: NaN and ±inf round-trip through Python's json (they are results, e.g. a
+    # blackout that never started); repr-exact floats keep rows bit-identical.
+    text = json.dumps(body, default=_plain, allow_nan=True, separators=(",", ":"))
+    return str(body["run_id"]), failed, digest, config, text
+
+
+class RowDB:
+    """``DIR/runs.sqlite``: open for writing (``writable=True``, creates it) or reading."""
+
+    def __init__(self, path: Path, *, writable: bool) -> None:
+        self.path = path
+        self.writable = writable
+        self.empty = False  # a reader of a file the first writer never finished creating
+        try:
+            if writable:
+                self.conn = sqlite3.connect(path, isolation_level=None)
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=FULL")
+                with self._transaction():  # the schema and its version, or neither
+                    for statement in filter(str.strip, _CREATE.split(";")):
+                        self.conn.execute(statement)
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),)
+                    )
+            else:
+                self.conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
+            found = (
+                self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if "meta" in tables
+                else None
+            )
+        except sqlite3.DatabaseError as err:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            if isinstance(err, sqlite3.OperationalError) and _is_storage(err):
+                raise
+            raise RowDBError(f"{path}: not a readable run database ({err})") from None
+        if found is None and not writable and "runs" not in tables:
+            self.empty = True  # created, then the disk filled before its schema committed
+        elif found is None or found[0] != str(SCHEMA):
+            self.conn.close()
+            raise RowDBError(f"{path}: run database of schema {found}, expected {SCHEMA}")
+
+    def close(self) -> None:
+        """Close; a writer first folds the WAL back into the file (a reader on read-only
+        media then needs no ``-wal``/``-shm`` files)."""
+        if self.writable:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self.conn.execute("PRAGMA journal_mode=DELETE")
+        self.conn.close()
+
+    def put(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Store ``rows`` in one transaction (a row with a stored ``run_id`` replaces it:
+        ``--retry-errors``); returns how many."""
+        encoded = [encode(r) for r in rows]
+        with self._transaction():
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO configs VALUES (?, ?)",
+                [(h, c) for _, _, h, c, _ in encoded if h is not None],
+            )
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)",
+                [(i, int(f), h, t) for i, f, h, _, t in encoded],
+            )
+        return len(encoded)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def states(self) -> dict[str, bool]:
+        """``run_id`` → whether its row is an error, for every stored run (one query)."""
+        if self.empty:
+            return {}
+        return {i: bool(f) for i, f in self.conn.execute("SELECT run_id, failed FROM runs")}
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every stored row, with its ``config_json`` back, in ``run_id`` order."""
+        if self.empty:
+            return []
+        query = (
+            "SELECT runs.row, configs.json FROM runs LEFT JOIN configs "
+            "ON runs.config = configs.hash ORDER BY runs.run_id"
+        )
+        out = []
+        for text, config in self.conn.execute(query):
+            row = json.loads(text)
+            if config is not None:
+                row["config_json"] = config
+            out.append(row)
+        return out
+
+
+def _is_storage(err: sqlite3.OperationalError) -> bool:
+    """A full, read-only or unreachable disk (as opposed to a damaged file)."""
+    text = str(err).lower()
+    return any(s in text for s in ("disk", "readonly", "read-only", "unable to open", "i/o"))
