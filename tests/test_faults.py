@@ -41,7 +41,8 @@ def test_raising_hanging_and_self_killing_runs_become_error_rows(
     spec = SweepSpec.from_dict(SPEC)
     clean = run_sweep(spec, tmp_path / "clean", workers=2, progress=False)
     ids = sorted(clean["run_id"])
-    victims = {ids[0]: "kill", ids[1]: "hang", ids[2]: "raise"}
+    victims = {ids[0]: "kill", ids[1]: "hang", ids[2]: "raise", ids[3]: "spin"}
+    slow = ids[4]  # a healthy run on a "loaded machine": 16 wall s, about 2 CPU s
     real = runner_mod.run_task
 
     def faulty(cfg, root_seed, spawn_key, meta):
@@ -52,6 +53,15 @@ def test_raising_hanging_and_self_killing_runs_become_error_rows(
             time.sleep(600)
         if fault == "raise":
             raise MemoryError("injected")
+        if fault == "spin":
+            while True:
+                pass
+        if meta["run_id"] == slow:
+            for _ in range(40):  # mostly waiting, as a run does when others hold the CPU
+                time.sleep(0.35)
+                spin_until = time.process_time() + 0.02
+                while time.process_time() < spin_until:
+                    pass
         return real(cfg, root_seed, spawn_key, meta)
 
     monkeypatch.setattr(runner_mod, "run_task", faulty)
@@ -59,8 +69,12 @@ def test_raising_hanging_and_self_killing_runs_become_error_rows(
     errors = df.set_index("run_id")["error"]
     assert errors[ids[0]].startswith("WorkerDied")
     assert "signal 9" in errors[ids[0]]
-    # the hang was cut by its 10 s timeout (checked without reading the wall clock)
-    assert errors[ids[1]] == "RunTimeout: no result after 10 s"
+    # the timeout counts CPU seconds: the spinning run met the kernel's CPU limit, the
+    # sleeping one used no CPU for a whole 10 s check, and the slow one (more than 10 wall
+    # s, under 10 CPU s) is a result like the others
+    assert errors[ids[1]] == "RunTimeout: hung: no CPU time used in 10 s"
+    assert errors[ids[3]] == "RunTimeout: more than 10 CPU s"
+    assert errors[slow] == ""
     # a raise inside the simulation is caught by run_task itself; here the replacement
     # raises outside it, so the child dies with a traceback and a non-zero exit code
     assert errors[ids[2]].startswith("WorkerDied")

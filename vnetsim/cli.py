@@ -364,7 +364,8 @@ def _parser() -> argparse.ArgumentParser:
         "--run-timeout",
         type=float,
         metavar="SECONDS",
-        help="record a run that takes longer as an error (local backend)",
+        help="record a run that uses more CPU seconds, or no CPU for that long, as an "
+        "error (local backend)",
     )
     sweep.add_argument(
         "--replace",

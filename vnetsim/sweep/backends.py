@@ -4,14 +4,16 @@ A backend takes a top-level function and its arguments (``submit``), says which 
 submitted runs have finished (``wait_any``), and hands back each run's row (``result()`` of
 what ``submit`` returned). A run that produced no row raises from ``result()``: locally
 ``WorkerDied`` (its process ended: segfault, OOM, SIGKILL, an exception outside the task) or
-``RunTimeout``; on Dask whatever the scheduler gave up with. On Dask, a lost worker's runs are
-redone elsewhere by the scheduler.
+``RunTimeout`` (more CPU seconds than the run timeout, or no CPU at all for that long); on
+Dask whatever the scheduler gave up with. On Dask, a lost worker's runs are redone elsewhere
+by the scheduler.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,16 +52,39 @@ class WorkerDied(RuntimeError):
 
 
 class RunTimeout(RuntimeError):
-    """A local run took longer than the run timeout and was killed."""
+    """A local run used more CPU time than the run timeout, or hung, and was killed."""
 
 
-def _child_main(send: Any, fn: TaskFn, args: tuple[Any, ...]) -> None:
-    import signal
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a live process has used, from ``/proc`` (None if gone).
+
+    Linux only, like the fork this backend needs; no library call gives another process's
+    CPU time without a dependency (psutil), and this is two fields of one file.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(b")") + 2 :].split()  # after "(comm)", which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _child_main(
+    send: Any, fn: TaskFn, args: tuple[Any, ...], cpu_limit: float | None = None
+) -> None:
     import tracemalloc
 
     # Ctrl-C reaches the whole process group; the parent alone answers it (and kills the
     # runs), so a run neither prints a traceback nor leaves a half row.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if cpu_limit is not None:
+        import resource
+
+        # The kernel counts this process's CPU time (a fork starts at 0) and sends SIGXCPU at
+        # the soft limit: a loaded machine slows the run but does not bring its end nearer.
+        soft = math.ceil(cpu_limit)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 5))
     if tracemalloc.is_tracing():  # a parent measuring its own memory: not the runs'
         tracemalloc.stop()
     send.send(fn(*args))
@@ -67,15 +92,22 @@ def _child_main(send: Any, fn: TaskFn, args: tuple[Any, ...]) -> None:
 
 
 class ChildRun:
-    """One run in its own forked process: a crash or a hang costs only this run."""
+    """One run in its own forked process: a crash or a hang costs only this run.
+
+    With a ``timeout`` (CPU seconds) the run is killed by the kernel once it has used that
+    much CPU time (``RLIMIT_CPU``), and by the parent if it uses no CPU at all for that many
+    wall seconds (blocked: a sleep, a deadlock, a stopped process). A run that computes
+    gets its CPU time counted however loaded the machine is.
+    """
 
     def __init__(self, ctx: Any, fn: TaskFn, args: tuple[Any, ...], timeout: float | None) -> None:
         self.recv, send = ctx.Pipe(duplex=False)
-        self.proc = ctx.Process(target=_child_main, args=(send, fn, args), daemon=True)
+        self.proc = ctx.Process(target=_child_main, args=(send, fn, args, timeout), daemon=True)
         self.proc.start()
         send.close()
-        self.deadline = time.monotonic() + timeout if timeout else math.inf
         self.timeout = timeout
+        self.deadline = time.monotonic() + timeout if timeout else math.inf  # the next check
+        self._cpu = 0.0
         self._row: Row | None = None
         self._failure: Exception | None = None
 
@@ -94,14 +126,21 @@ class ChildRun:
         if not self.proc.is_alive():
             self.proc.join()
             code = self.proc.exitcode
+            if code == -signal.SIGXCPU:
+                self._failure = RunTimeout(f"more than {self.timeout:g} CPU s")
+                return True
             how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
             self._failure = WorkerDied(f"the run's process ended ({how}) without a result")
             return True
-        if now >= self.deadline:
-            self.proc.kill()
-            self.proc.join()
-            self._failure = RunTimeout(f"no result after {self.timeout:g} s")
-            return True
+        if now >= self.deadline and self.timeout:
+            cpu = cpu_seconds(self.proc.pid)
+            if cpu is not None and cpu <= self._cpu:  # no CPU used since the last check
+                self.proc.kill()
+                self.proc.join()
+                self._failure = RunTimeout(f"hung: no CPU time used in {self.timeout:g} s")
+                return True
+            self._cpu = cpu if cpu is not None else self._cpu
+            self.deadline = now + self.timeout
         return False
 
     def result(self) -> Row:
