@@ -394,3 +394,60 @@ def test_out_that_is_no_results_directory_is_refused_before_anything_is_written(
         assert needle in err
     assert sorted(p.name for p in home.iterdir()) == ["notes.txt", "work"]  # nothing written
     assert list((home / "work").iterdir()) == []
+
+
+def _fork_limited_to(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``fork`` fails with EAGAIN once ``limit`` children are alive, as under ``ulimit -u``
+    (which root, who runs these tests, is exempt from)."""
+    import errno
+    import multiprocessing
+
+    real_fork = os.fork
+
+    def fork() -> int:
+        if len(multiprocessing.active_children()) >= limit:
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork)
+
+
+def test_a_process_limit_below_workers_runs_what_it_allows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vnetsim.sweep import SweepWarning
+
+    spec = SweepSpec.from_dict(SPEC)
+    clean = run_sweep(spec, tmp_path / "clean", workers=2, progress=False)
+    _fork_limited_to(2, monkeypatch)
+    with pytest.warns(SweepWarning, match="going on with 2 runs at once"):
+        df = run_sweep(spec, tmp_path / "limited", workers=8, progress=False)
+    assert (df["error"] == "").all()
+    pd.testing.assert_frame_equal(stable(df), stable(clean))
+
+
+def test_no_process_at_all_is_one_line_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vnetsim.cli import main
+
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text(
+        'name = "nofork"\nbase = "nanos-2099"\nreplicates = 1\nroot_seed = 5\n'
+        'horizon_s = 0.4\n[set]\n"workload.http_connections" = 32\n'
+        '"run.recovery_horizon_s" = 1\n[axes]\nsmp = [1, 4]\n'
+    )
+    out = tmp_path / "out"
+    argv = ["sweep", str(spec_file), "--out", str(out), "--workers", "4", "--no-progress"]
+    assert main([*argv[:-3], "--workers", "1", "--no-progress"]) == 0  # one run stored...
+    spec_file.write_text(spec_file.read_text().replace("replicates = 1", "replicates = 2"))
+    with monkeypatch.context() as m:
+        _fork_limited_to(0, m)
+        assert main(argv) == 1  # ...then no process can start
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "cannot start a run's process: Resource temporarily unavailable" in err
+    assert "lower --workers" in err
+    assert len(SweepStore(out).states()) == 2  # the first session's runs are intact
+    assert main(argv) == 0  # with processes again, the same command finishes
+    assert len(SweepStore(out).states()) == 4

@@ -12,6 +12,7 @@ import math
 import os
 import shlex
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -21,7 +22,7 @@ from vnetsim.drivers import ALIASES, DESIGNS
 from vnetsim.records import RunResult
 from vnetsim.scenario import ModelError, check, load_scenario, simulate
 from vnetsim.scenario.presets import PRESETS, preset
-from vnetsim.sweep import StorageError
+from vnetsim.sweep import StorageError, SweepWarning
 from vnetsim.version import __version__
 
 if TYPE_CHECKING:  # the sweep layer and pandas load only for the commands that need them
@@ -409,9 +410,30 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """A sweep's warnings in one line, like its errors; others as Python shows them."""
+    if issubclass(category, SweepWarning):
+        print(f"vnetsim: warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         seed = getattr(args, "seed", None)
         if seed is not None and seed < 0:

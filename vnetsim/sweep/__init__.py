@@ -9,7 +9,7 @@
 This layer sits on ``vnetsim.scenario``; a worker imports the model only when it runs a task.
 """
 
-from vnetsim.sweep.runner import run_sweep, run_task
+from vnetsim.sweep.runner import SweepWarning, run_sweep, run_task
 from vnetsim.sweep.spec import AXIS_ALIASES, SweepSpec, Task
 from vnetsim.sweep.store import LoadedSweep, StorageError, SweepStore, load_runs, load_sweep
 
@@ -19,6 +19,7 @@ __all__ = [
     "StorageError",
     "SweepSpec",
     "SweepStore",
+    "SweepWarning",
     "Task",
     "load_runs",
     "load_sweep",

@@ -51,6 +51,10 @@ class WorkerDied(RuntimeError):
     """A local run's process ended without sending a row."""
 
 
+class NoProcess(RuntimeError):
+    """The system refused to start another run process (fork failed: a process limit)."""
+
+
 class RunTimeout(RuntimeError):
     """A local run used more CPU time than the run timeout, or hung, and was killed."""
 
@@ -103,7 +107,12 @@ class ChildRun:
     def __init__(self, ctx: Any, fn: TaskFn, args: tuple[Any, ...], timeout: float | None) -> None:
         self.recv, send = ctx.Pipe(duplex=False)
         self.proc = ctx.Process(target=_child_main, args=(send, fn, args, timeout), daemon=True)
-        self.proc.start()
+        try:
+            self.proc.start()
+        except OSError as err:  # EAGAIN / ENOMEM from fork: a process or memory limit
+            self.recv.close()
+            send.close()
+            raise NoProcess(f"cannot start a run's process: {err.strerror or err}") from None
         send.close()
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout if timeout else math.inf  # the next check

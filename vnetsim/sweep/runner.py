@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,17 @@ import numpy as np
 import pandas as pd
 
 from vnetsim.config import ConfigError, ScenarioConfig
-from vnetsim.sweep.backends import open_backend
+from vnetsim.sweep.backends import NoProcess, open_backend
 from vnetsim.sweep.spec import SweepSpec, Task, point_key_of
 from vnetsim.sweep.store import Row, StorageError, SweepStore, now
 
 TaskArgs = tuple[dict[str, Any], int, tuple[int, ...], dict[str, Any]]
 """What ``run_task`` takes: the point's scenario as a dict, root seed, spawn key, row meta."""
+
+
+class SweepWarning(UserWarning):
+    """Something a sweep worked around and the user should know (the CLI prints it in one
+    line)."""
 
 
 # -- one run (runs in a worker process: a top-level function) ---------------------------
@@ -288,9 +294,29 @@ def run_sweep(
         try:
             while pending or futures:
                 while pending and len(futures) < backend.in_flight:
-                    task = pending.pop(0)
+                    task = pending[0]
                     args = task_args(spec, task)
-                    futures[backend.submit(run_task, *args)] = (task, args)
+                    try:
+                        fut = backend.submit(run_task, *args)
+                    except NoProcess as err:
+                        if not futures:  # not even one run can start: nothing to wait for
+                            raise StorageError(
+                                f"{err}; no run is running, so the sweep cannot go on; lower "
+                                "--workers or raise the process limit (ulimit -u) and rerun "
+                                "the same command"
+                            ) from None
+                        # the system's limit is below --workers: go on with the runs it allows
+                        if backend.in_flight > len(futures):
+                            warnings.warn(
+                                f"{err}; going on with {len(futures)} runs at once instead "
+                                "of the requested --workers",
+                                SweepWarning,
+                                stacklevel=2,
+                            )
+                        backend.in_flight = len(futures)
+                        break
+                    pending.pop(0)
+                    futures[fut] = (task, args)
                 for fut in backend.wait_any(set(futures)):
                     task, args = futures.pop(fut)
                     try:
