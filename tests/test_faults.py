@@ -451,3 +451,60 @@ def test_no_process_at_all_is_one_line_and_loses_nothing(
     assert len(SweepStore(out).states()) == 2  # the first session's runs are intact
     assert main(argv) == 0  # with processes again, the same command finishes
     assert len(SweepStore(out).states()) == 4
+
+
+def test_a_dask_scheduler_killed_mid_sweep_is_one_line_and_loses_nothing(tmp_path: Path) -> None:
+    """A real cluster in other processes (``dask scheduler`` and ``dask worker``), as a user
+    runs one; the scheduler is killed with SIGKILL once a few rows are stored."""
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text(
+        'name = "lost-scheduler"\nbase = "nanos-2099"\nreplicates = 3\nroot_seed = 5\n'
+        'horizon_s = 0.8\n[set]\n"workload.http_connections" = 32\n'
+        '"run.recovery_horizon_s" = 1\n[axes]\nsmp = [1, 4]\ndesign = ["old", "new"]\n'
+    )
+    scheduler_file = tmp_path / "scheduler.json"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+    py_m = [sys.executable, "-m"]
+    scheduler = subprocess.Popen(
+        [*py_m, "distributed.cli.dask_scheduler", "--port", "0", "--no-dashboard",
+         "--scheduler-file", str(scheduler_file)],
+        start_new_session=True, **quiet,
+    )  # fmt: skip
+    worker = None
+    try:
+        deadline = time.time() + 60
+        while not scheduler_file.exists() and time.time() < deadline:
+            time.sleep(0.1)
+        worker = subprocess.Popen(
+            [*py_m, "distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file),
+             "--nworkers", "2", "--nthreads", "1", "--no-dashboard"],
+            start_new_session=True, **quiet,
+        )  # fmt: skip
+        out = tmp_path / "out"
+        sweep = subprocess.Popen(
+            [sys.executable, "-m", "vnetsim", "sweep", str(spec_file), "--out", str(out),
+             "--scheduler-file", str(scheduler_file), "--no-progress"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        while time.time() < deadline + 120 and len(SweepStore(out).states()) < 3:
+            time.sleep(0.05)
+        os.killpg(scheduler.pid, signal.SIGKILL)
+        _, err = sweep.communicate(timeout=180)
+    finally:
+        for proc in (scheduler, worker):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert sweep.returncode == 1
+    assert err.count("\n") == 1, err
+    assert "lost the Dask scheduler" in err
+    stored = SweepStore(out).states()
+    assert 3 <= len(stored) < 12
+    assert f"the {len(stored)} runs finished so far are safe" in err
+    assert not any(stored.values())  # the lost cluster left no error row
+    # the same sweep, locally now, runs only what is missing and matches a clean sweep
+    again = run_sweep(SweepSpec.from_toml(spec_file), out, workers=2, progress=False)
+    clean = run_sweep(SweepSpec.from_toml(spec_file), tmp_path / "clean", workers=2, progress=False)
+    pd.testing.assert_frame_equal(stable(again), stable(clean))

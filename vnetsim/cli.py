@@ -161,6 +161,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_dask_logs() -> None:
+    """Keep distributed's own log records (reconnect attempts, tracebacks) off the terminal:
+    the sweep reports what matters, a lost scheduler included, in one line."""
+    import logging
+
+    import distributed  # noqa: F401  (its import configures its loggers)
+
+    for name in list(logging.root.manager.loggerDict):
+        if name == "distributed" or name.startswith("distributed."):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     from vnetsim.sweep import SweepSpec, SweepStore, run_sweep
 
@@ -176,6 +188,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             raise ConfigError(f"{name}: must be a finite number > 0, got {value}")
     if args.dry_run:
         return _print_plan(spec, args.out)
+    if args.scheduler or args.scheduler_file:
+        _quiet_dask_logs()
     try:
         df = run_sweep(
             spec,

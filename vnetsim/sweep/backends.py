@@ -51,6 +51,11 @@ class WorkerDied(RuntimeError):
     """A local run's process ended without sending a row."""
 
 
+class BackendLost(RuntimeError):
+    """The cluster itself went away (its scheduler died or cannot be reached): no run's
+    fault, so no run gets an error row; the sweep stops and a rerun continues."""
+
+
 class NoProcess(RuntimeError):
     """The system refused to start another run process (fork failed: a process limit)."""
 
@@ -224,19 +229,54 @@ class DaskBackend:
                 f"{CONNECT_TIMEOUT_S:g} s ({type(err).__name__}); allowed: the address of a "
                 "running scheduler, e.g. tcp://HOST:8786"
             ) from None
+        self.address = address
         self.slots = max(1, sum(self.client.nthreads().values()))
         self.in_flight = 2 * self.slots  # queued at the scheduler, so no worker waits for us
 
-    def submit(self, fn: TaskFn, *args: Any) -> Any:
-        return self.client.submit(fn, *args, pure=False)
+    def submit(self, fn: TaskFn, *args: Any) -> DaskRun:
+        return DaskRun(self, self.client.submit(fn, *args, pure=False))
 
-    def wait_any(self, futures: set[Any]) -> set[Any]:
+    def wait_any(self, futures: set[DaskRun]) -> set[DaskRun]:
+        from concurrent.futures import CancelledError
+
         from distributed import wait as dwait
 
-        return set(dwait(list(futures), return_when="FIRST_COMPLETED").done)
+        by_future = {run.future: run for run in futures}
+        try:
+            done = dwait(list(by_future), return_when="FIRST_COMPLETED").done
+        except (CancelledError, OSError) as err:
+            raise self.lost(err) from None
+        return {by_future[f] for f in done}
+
+    def lost(self, err: BaseException) -> BackendLost:
+        why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return BackendLost(f"lost the Dask scheduler at {self.address} ({why})")
 
     def close(self, wait: bool = True) -> None:
-        self.client.close()
+        import contextlib
+
+        with contextlib.suppress(Exception):  # closing a client whose scheduler is gone
+            self.client.close(timeout=5)
+
+
+class DaskRun:
+    """A run submitted to Dask: its future, and a ``result()`` that tells a run's own
+    failure (an error row) from the cluster's loss (``BackendLost``)."""
+
+    def __init__(self, backend: DaskBackend, future: Any) -> None:
+        self.backend = backend
+        self.future = future
+
+    def result(self) -> Row:
+        from concurrent.futures import CancelledError
+
+        try:
+            row: Row = self.future.result()
+        except (CancelledError, OSError) as err:
+            if self.backend.client.status != "running":
+                raise self.backend.lost(err) from None
+            raise
+        return row
 
 
 CONNECT_TIMEOUT_S = 20.0  # a scheduler that is up answers in well under a second

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from vnetsim.config import ConfigError, ScenarioConfig
-from vnetsim.sweep.backends import NoProcess, open_backend
+from vnetsim.sweep.backends import BackendLost, NoProcess, open_backend
 from vnetsim.sweep.spec import SweepSpec, Task, point_key_of
 from vnetsim.sweep.store import Row, StorageError, SweepStore, now
 
@@ -321,6 +321,8 @@ def run_sweep(
                     task, args = futures.pop(fut)
                     try:
                         row = fut.result()
+                    except BackendLost:
+                        raise
                     except Exception as err:  # died, timed out, or Dask gave up after lost workers
                         row = failed_row(args, f"{type(err).__name__}: {err}")
                     store.write_row(row)
@@ -344,6 +346,12 @@ def run_sweep(
         except (KeyboardInterrupt, StorageError):
             interrupted = True  # finished runs are on disk; rerun the command to go on
             raise
+        except BackendLost as err:
+            interrupted = True
+            raise StorageError(
+                f"{err}; the {len(store.states())} runs finished so far are safe in "
+                f"{store.out}; start the cluster again and rerun the same command to go on"
+            ) from None
         finally:
             backend.close(wait=not interrupted)
             store.close()

@@ -64,7 +64,9 @@ def canonical_columns(cols: list[str]) -> list[str]:
 
 
 class StorageError(RuntimeError):
-    """The sweep directory cannot be written (disk full, read-only, permissions)."""
+    """The sweep cannot go on for a reason outside its runs: its directory cannot be written
+    (disk full, read-only, permissions), no run process can start, or the Dask cluster is
+    gone. Every finished run is safe; the same command continues."""
 
 
 def _failed(errors: pd.Series) -> pd.Series:
