@@ -75,9 +75,14 @@ def _dumps(d: dict[str, object]) -> str:
     return json.dumps(clean, default=_json_default, sort_keys=False)
 
 
+def _progress_stream(args: argparse.Namespace) -> Any:
+    """stderr when it is a terminal and ``--no-progress`` was not given (quiet when piped)."""
+    return sys.stderr if sys.stderr.isatty() and not args.no_progress else None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = _scenario_from_args(args)
-    result = simulate(cfg, seed=args.seed)
+    result = simulate(cfg, seed=args.seed, progress=_progress_stream(args))
     if args.json:
         record = result.to_dict(with_trace=bool(result.trace))
         print(_dumps({**record, "config": cfg.to_dict()}))  # what ran, in full
@@ -96,7 +101,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "nanos-2099: 8 vCPUs, 5,000 HTTP req/s, each written to 3 Redis servers "
         f"(seed {args.seed}, horizon {args.horizon:g} s)\n"
     )
-    old = simulate(base.with_overrides(['driver.design="old"']), seed=args.seed)
+    bar = _progress_stream(args)
+    old = simulate(base.with_overrides(['driver.design="old"']), seed=args.seed, progress=bar)
     print("== old driver (nanos-0.1.54) ==")
     print(old.summary())
     _print_trace(old, limit=12)
@@ -104,7 +110,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     new_cfg = base.with_overrides(
         ['driver.design="new"', f"run.horizon_s={horizon}", "run.trace_events=0"]
     )
-    new = simulate(new_cfg, seed=args.seed)
+    new = simulate(new_cfg, seed=args.seed, progress=bar)
     print("\n== fixed driver (nanos-0.1.55), same seed ==")
     print(new.summary())
     return 0
@@ -343,6 +349,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--load", type=float, help="offered HTTP requests per second")
     run.add_argument("--seed", type=int, default=0, help="root seed (non-negative integer)")
     run.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (none when piped anyway)"
+    )
+    run.add_argument(
         "--set",
         action="append",
         metavar="PATH=VALUE",
@@ -357,6 +366,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the incident: old driver vs fixed driver, same seed")
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--horizon", type=float, default=900.0)
+    demo.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (none when piped anyway)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     sweep = sub.add_parser("sweep", help="run a sweep file (resumable)")

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 from mypy_extensions import mypyc_attr
@@ -92,22 +92,36 @@ DERIVED: dict[str, Callable[[Model, Census], Any]] = {
 
 
 def simulate(
-    cfg: ScenarioConfig, seed: int | np.random.SeedSequence = 0, *, check: bool = True
+    cfg: ScenarioConfig,
+    seed: int | np.random.SeedSequence = 0,
+    *,
+    check: bool = True,
+    progress: TextIO | None = None,
 ) -> RunResult:
     """Run one scenario to its time to outage (or the horizon) and summarise it.
 
     With ``check`` false the conservation check is skipped and ``frames_in_flight`` is 0.
+    With a ``progress`` stream (a terminal), a bar shows simulated time, frames per second
+    and the ETA while the run goes; the result is the same either way.
     """
     seq = seed_sequence(seed)
     wall0 = time.perf_counter()
     m = build(cfg, seq)
     copy = m.runloop if isinstance(m.runloop, SplitRunloop) else None
+    bar = None
+    if progress is not None and copy is None:  # a split run forks: no thread to fork with
+        from vnetsim.scenario.progress import RunProgress
+
+        bar = RunProgress(m, progress, label=cfg.name or "run")
     try:
         m.env.run(until=m.detector.done)
     except BaseException as exc:
         if copy is not None:
             copy.leave_copy(exc)  # returns only in the parent
         raise
+    finally:
+        if bar is not None:
+            bar.close()
     if copy is not None:
         copy.leave_copy()
     wall = time.perf_counter() - wall0
