@@ -47,3 +47,27 @@ def test_a_copy_inside_another_git_project_records_no_commit(tmp_path: Path) -> 
     assert Path(where).resolve().is_relative_to(site.resolve())  # the copy was imported
     assert commit == "''"
     assert re.fullmatch(r"[0-9a-f]{40}", _git(project, "rev-parse", "HEAD"))
+
+
+def test_the_version_comes_from_the_installed_metadata_and_names_a_commit_of_ours() -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from vnetsim.version import __version__
+
+    try:
+        installed = version("vnetsim")
+    except PackageNotFoundError:
+        assert __version__ == "0+unknown"
+        return
+    assert __version__ == installed
+    # PEP 440; hatch-vcs puts the build's commit in the local part ("+gHASH") unless the
+    # build was of a tagged commit
+    m = re.fullmatch(r"\d+(\.\d+)*(\.dev\d+)?(\+g(?P<hash>[0-9a-f]{7,})(\.d\d{8})?)?", installed)
+    assert m, installed
+    if m["hash"] and shutil.which("git") and (ROOT / ".git").exists():
+        # the commit it was built from is this checkout's history (an editable install
+        # built earlier names an ancestor of HEAD)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "merge-base", "--is-ancestor", m["hash"], "HEAD"],
+            check=True,
+        )

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import subprocess
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-__version__ = "0.1.0"
+
+def _installed_version() -> str:
+    """The version in the installed package's metadata (hatch-vcs wrote it from git at build
+    time); ``0+unknown`` for a source tree that was never installed (e.g. on PYTHONPATH)."""
+    try:
+        return version("vnetsim")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+__version__ = _installed_version()
 
 _HERE = Path(__file__).resolve()
 
