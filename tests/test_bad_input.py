@@ -1162,3 +1162,55 @@ def test_sweep_set_and_axes_take_every_toml_spelling_of_a_field(tmp_path) -> Non
     p.write_text('name = "n"\n[set]\nguest.smp = 2\n[axes]\nsmp = [1, 2]\n')
     with pytest.raises(ConfigError, match=r"name the same field guest\.smp"):
         SweepSpec.from_toml(p)
+
+
+# -- bytes that are not UTF-8 (how Python hands over an undecodable byte: a lone surrogate)
+BAD_BYTE = b"a\xffb".decode("utf-8", "surrogateescape")
+
+
+def _one_line_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str], needle: str) -> None:
+    assert main(argv) == 2
+    out = capsys.readouterr()
+    assert out.err.count("\n") == 1, out.err
+    assert needle in out.err
+    assert out.err.encode("utf-8")  # printable: the byte is shown escaped
+    assert out.out == ""  # refused before any run
+
+
+def test_a_name_with_an_undecodable_byte_is_refused_before_the_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["run", "--horizon", "0.5", "--set", f'name="{BAD_BYTE}"']
+    _one_line_exit_2(argv, capsys, "name: 'a\\udcffb' holds a byte that is not UTF-8")
+
+
+def test_a_sweep_file_whose_file_name_has_an_undecodable_byte_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / f"{BAD_BYTE}.toml"  # the sweep's name defaults to the file's stem
+    spec.write_text("replicates = 1\nhorizon_s = 0.5\n[axes]\nsmp = [1]\n")
+    _one_line_exit_2(
+        ["sweep", str(spec), "--out", str(tmp_path / "o"), "--no-progress"],
+        capsys,
+        "holds a byte that is not UTF-8",
+    )
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_out_path_with_an_undecodable_byte_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text('name = "s"\nreplicates = 1\nhorizon_s = 0.5\n[axes]\nsmp = [1]\n')
+    out = tmp_path / BAD_BYTE
+    _one_line_exit_2(
+        ["sweep", str(spec), "--out", str(out), "--no-progress"],
+        capsys,
+        "the path holds a byte that is not UTF-8",
+    )
+    assert not out.exists()
+
+
+def test_shown_quotes_an_undecodable_byte() -> None:
+    assert shown(BAD_BYTE) == "'a\\udcffb'"
+    assert shown("plain") == "plain"

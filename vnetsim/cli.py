@@ -469,14 +469,19 @@ def _main(args: argparse.Namespace) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except ConfigError as err:
-        print(f"vnetsim: error: {err}", file=sys.stderr)
+        _error(f"vnetsim: error: {err}")
         return 2
     except StorageError as err:
-        print(f"vnetsim: error: {err}", file=sys.stderr)
+        _error(f"vnetsim: error: {err}")
         return 1
     except ModelError as err:  # a vnetsim bug, reported as such (not as an outage)
-        print(f"vnetsim: model error (please report): {err}", file=sys.stderr)
+        _error(f"vnetsim: model error (please report): {err}")
         return 3
+
+
+def _error(message: str) -> None:
+    """Print on stderr whatever bytes a user's path or name held (escaped if not UTF-8)."""
+    print(message.encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -309,6 +309,10 @@ class ScenarioConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"name: expected a non-empty string, got {self.name!r}")
+        if not is_utf8(self.name):  # it would fail later, when a result is printed or stored
+            raise ConfigError(
+                f"name: {self.name!r} holds a byte that is not UTF-8 (allowed: UTF-8 text)"
+            )
         for sec, cls in _SECTIONS.items():
             if not isinstance(getattr(self, sec), cls):
                 raise ConfigError(f"{sec}: expected a {cls.__name__}")
@@ -410,11 +414,22 @@ def _all_paths() -> list[str]:
 MAX_INPUT_BYTES = 1 << 20  # scenario and sweep files are a few KiB; the bound keeps out /dev/zero
 
 
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8: no lone surrogate, which is how Python
+    carries an undecodable byte of a command line or a file name."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def shown(text: object) -> str:
     """A user-given name as a message shows it: as typed, or quoted (``repr``) when it holds
-    a line break of any kind, so that the message stays one line."""
+    a line break of any kind or a byte that is not UTF-8, so that the message stays one line
+    and can be printed on any terminal."""
     s = str(text)
-    return s if len((s + "x").splitlines()) == 1 else repr(s)
+    return s if len((s + "x").splitlines()) == 1 and is_utf8(s) else repr(s)
 
 
 def read_toml(path: str | Path) -> tuple[dict[str, Any], str]:

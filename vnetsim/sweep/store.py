@@ -32,7 +32,7 @@ from typing import Any, TypeAlias
 
 import pandas as pd
 
-from vnetsim.config import ConfigError, shown
+from vnetsim.config import ConfigError, is_utf8, shown
 from vnetsim.records import RESULT_FIELDS
 from vnetsim.sweep import rowdb
 from vnetsim.sweep.spec import SweepSpec
@@ -295,6 +295,11 @@ class SweepStore:
         its parents, a mount point or the filesystem root (moving those aside is never
         what was meant)."""
         out = self.out
+        if not is_utf8(str(out)):  # SQLite and Parquet take UTF-8 paths only
+            raise ConfigError(
+                f"--out {shown(out)}: the path holds a byte that is not UTF-8 (allowed: a "
+                "UTF-8 path)"
+            )
         if out.exists() and not out.is_dir():
             raise ConfigError(f"--out {shown(out)}: not a directory")
         if not out.exists():
