@@ -288,6 +288,27 @@ def test_a_second_sweep_on_a_locked_directory_is_refused(tmp_path: Path) -> None
     assert len(run_sweep(spec, out, workers=1, progress=False)) == 2  # released: it runs
 
 
+def test_replace_keeps_the_new_directory_locked(tmp_path: Path) -> None:
+    from vnetsim.config import ConfigError
+
+    out = tmp_path / "out"
+    run_sweep(SweepSpec.from_toml(_tiny_sweep_file(tmp_path, "first")), out, progress=False)
+    refused: list[bool] = []
+
+    def second_sweep_tries(_row: dict) -> None:
+        # the directory --replace made anew is the session's: another sweep must wait
+        try:
+            with SweepStore(out).locked():
+                refused.append(False)
+        except ConfigError:
+            refused.append(True)
+
+    other = SweepSpec.from_toml(_tiny_sweep_file(tmp_path, "second"))
+    run_sweep(other, out, workers=1, progress=False, replace=True, on_row=second_sweep_tries)
+    assert refused == [True, True]
+    assert len(list(tmp_path.glob("out.replaced-*"))) == 1
+
+
 def test_foreign_rows_and_damaged_files_are_refused_in_one_line_and_kept(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -332,6 +332,15 @@ class SweepStore:
         """Hold the directory for one sweep session: a second ``vnetsim sweep`` on the same
         ``--out`` is refused instead of mixing its rows in (an advisory ``flock``, released
         by the kernel if this process dies)."""
+        self._lock()
+        try:
+            yield
+        finally:
+            self._unlock()
+
+    _lock_fd: int | None = None
+
+    def _lock(self) -> None:
         import fcntl  # POSIX only; the local backend needs fork anyway
 
         try:
@@ -340,16 +349,19 @@ class SweepStore:
         except OSError as err:
             raise self._storage_error(err) from None
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise ConfigError(
-                    f"{self.out}: another vnetsim sweep is running on this directory; wait "
-                    "for it or use another --out"
-                ) from None
-            yield
-        finally:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             os.close(fd)
+            raise ConfigError(
+                f"{self.out}: another vnetsim sweep is running on this directory; wait "
+                "for it or use another --out"
+            ) from None
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         tmp = self.manifest_path().with_suffix(".tmp")
@@ -391,7 +403,11 @@ class SweepStore:
                     "--out, or --replace to move the old results aside)"
                 )
             stamp = time.strftime("%Y%m%d-%H%M%S")
+            locked = self._lock_fd is not None
             os.replace(self.out, self.out.with_name(f"{self.out.name}.replaced-{stamp}"))
+            if locked:  # the held lock moved aside with the old directory: lock the new one
+                self._unlock()
+                self._lock()
             old = None
         m = old or {"name": spec.name, "identity": spec.identity(), "sessions": []}
         m.update(
