@@ -317,7 +317,10 @@ def test_a_directory_of_per_run_files_is_moved_into_the_database(tmp_path: Path)
         pd.DataFrame([row]).to_parquet(out / "runs" / f"{row['run_id']}.parquet", index=False)
     for p in [*out.glob("runs.sqlite*"), out / "runs.parquet"]:
         p.unlink()
+    torn = out / "runs" / "deadbeef0000-r00000.parquet"
+    torn.write_bytes(b"PAR1 torn write")
     assert len(SweepStore(out).states()) == len(first) - 2  # read as it is
+    assert torn.exists()  # reading (status, analyze) never deletes
     again = run_sweep(spec, out, workers=2, progress=False)
     assert not (out / "runs").exists()  # every file's row is in the database now
     assert set(SweepStore(out).states()) == set(clean["run_id"])

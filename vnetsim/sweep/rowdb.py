@@ -9,7 +9,9 @@ writes (the sweep, under the directory lock); readers open the file read-only.
 Tables: ``runs(run_id PRIMARY KEY, failed, config, row)`` with the whole row as JSON (the
 ``config_json`` column moved to ``configs(hash PRIMARY KEY, json)``: a point's resolved
 scenario is the same for all its replicates, stored once), and ``meta(key, value)`` for the
-schema version.  ``json_extract(row, '$.duration_s')`` queries a result field in SQL.
+schema version.  The index ``runs_state`` covers ``(run_id, failed)``: what a resume reads.
+Rows keep NaN as ``NaN`` (Python's JSON), exact for every float; SQLite reads that in
+``json_extract`` from version 3.42 on, earlier versions call such a row malformed.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ CREATE TABLE IF NOT EXISTS runs (
     config TEXT REFERENCES configs(hash),
     row TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS runs_state ON runs (run_id, failed);
 """
 
 

@@ -133,8 +133,8 @@ class SweepStore:
         if p.exists():
             old = self._read_export(columns=["run_id", "error"])
             out.update(zip(old["run_id"].astype(str), _failed(old["error"]), strict=True))
-        for path, one in self._legacy_files():
-            out[path.stem] = bool(_failed(one["error"]).iloc[0]) if "error" in one else False
+        for path, one in self._legacy_files(columns=["run_id", "error"]):
+            out[path.stem] = bool(_failed(one["error"]).iloc[0])
         with self._reading() as db:
             if db is not None:
                 out.update(db.states())  # the database is newest: it wins
@@ -147,14 +147,20 @@ class SweepStore:
         """The runs whose stored row is an error (what ``--retry-errors`` runs again)."""
         return {run_id for run_id, failed in self.states().items() if failed}
 
-    def _legacy_files(self) -> Iterator[tuple[Path, pd.DataFrame]]:
+    def _legacy_files(
+        self, columns: list[str] | None = None, *, discard_damaged: bool = False
+    ) -> Iterator[tuple[Path, pd.DataFrame]]:
+        """The readable one-row files of an older directory (``columns`` of each only).
+        A damaged one is skipped (its run is redone), and removed only when the sweep
+        adopts the directory: reading (``status``, ``analyze``) never deletes."""
         if not self.runs_dir.exists():
             return
         for p in sorted(self.runs_dir.glob("*.parquet")):
             try:
-                one = pd.read_parquet(p)
-            except Exception:  # a damaged file: its run is redone
-                _discard(p)
+                one = pd.read_parquet(p, columns=columns)
+            except Exception:
+                if discard_damaged:
+                    _discard(p)
                 continue
             if one.shape[0] == 1:
                 yield p, one
@@ -187,8 +193,10 @@ class SweepStore:
     def adopt_legacy_files(self) -> int:
         """Move the per-run files of an older directory into the database (committed
         before any file is removed); returns how many rows moved."""
-        found = list(self._legacy_files())
+        found = list(self._legacy_files(discard_damaged=True))
         if not found:
+            with contextlib.suppress(OSError):  # only damaged files were left
+                self.runs_dir.rmdir()
             return 0
         rows = [
             {k: v for k, v in one.iloc[0].to_dict().items() if not _is_missing(v)}
