@@ -339,8 +339,20 @@ def test_foreign_rows_and_damaged_files_are_refused_in_one_line_and_kept(
         assert err.count("\n") == 1
         assert "runs.parquet: damaged" in err
     assert (out / "runs.parquet").read_bytes() == b"PAR1 garbage"
-    # Doing what the message says resumes from the per-run files: nothing to redo.
+    # Doing what the message says resumes from the database: nothing to redo.
     (out / "runs.parquet").rename(out / "runs.parquet.damaged")
+    assert main(argv) == 0
+    assert "2 runs" in capsys.readouterr().out
+    # A damaged database: status, sweep and analyze name it and the way out, in one line.
+    (out / "runs.sqlite").write_bytes(b"SQLite format 3\x00" + b"\x07" * 4000)
+    for command in (["status", str(out)], argv, ["analyze", str(out)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert "runs.sqlite" in err
+        assert "move it aside" in err
+    # ...and after moving it aside, the export (rewritten by the last session) is the rows
+    (out / "runs.sqlite").rename(out / "runs.sqlite.damaged")
     assert main(argv) == 0
     assert "2 runs" in capsys.readouterr().out
     # A damaged manifest and --replace: the directory is moved aside, not deleted.
