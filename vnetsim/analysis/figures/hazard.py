@@ -27,7 +27,6 @@ from vnetsim.analysis.figures.style import (
     hue_markers,
     hue_palette,
     label,
-    panel_title,
     paper_style,
 )
 from vnetsim.analysis.figures.tables import levels, require_columns, require_unique
@@ -252,14 +251,14 @@ def hazard_figure(
     lvs = hue_levels(hue, summary[hue]) if hue else []
     ylim = _limits(summary, columns)
     with paper_style():
-        panels = layout.facet_groups(summary, facet)
-        fig = layout.panel_figure(len(panels), _PANEL_HEIGHT_IN)
-        axes = layout.panel_grid(fig, len(panels), sharey=True)
-        for ax, (fval, sub) in zip(axes, panels, strict=True):
-            hazardplot(
+        fig, axes = layout.facet_figure(
+            summary,
+            facet,
+            _PANEL_HEIGHT_IN,
+            lambda sub, _, ax: hazardplot(
                 sub, x=x, hue=hue, columns=columns, hue_order=lvs, ylim=ylim, legend=False, ax=ax
-            )
-            ax.set_title(panel_title(facet, fval))
+            ),
+        )
         layout.first_column_ylabel(axes, "Outages per hour")
         any_bound = bool(_bound_mask(summary, columns).any())
         layout.figure_legend(fig, hazard_legend_handles(lvs, hue, bound=any_bound))

@@ -189,10 +189,8 @@ def km_figure(
         else []
     )
     with paper_style():
-        panels = layout.facet_groups(km, facet)
-        fig = layout.panel_figure(len(panels), _PANEL_HEIGHT_IN)
-        axes = layout.panel_grid(fig, len(panels), sharey=True)
-        for ax, (fval, sub) in zip(axes, panels, strict=True):
+
+        def panel(sub: pd.DataFrame, fval: object, ax: Axes) -> None:
             cen = censor if facet is None else censor[censor[facet] == fval]
             kmplot(
                 sub,
@@ -204,7 +202,8 @@ def km_figure(
                 legend=False,
                 ax=ax,
             )
-            ax.set_title(panel_title(facet, fval))
+
+        fig, axes = layout.facet_figure(km, facet, _PANEL_HEIGHT_IN, panel)
         layout.first_column_ylabel(axes, "Runs without outage")
         # design names speak for themselves; other hues (True/False, numbers) need a title
         title = None if hue in (None, "design") else label(hue)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -11,7 +11,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from vnetsim.analysis.figures.style import hue_levels, paper_style
+from vnetsim.analysis.figures.style import hue_levels, panel_title, paper_style
 
 SINGLE_COLUMN_IN = 3.35
 """Width of one column of the paper, in inches."""
@@ -56,6 +56,23 @@ def axes_or_new(ax: Axes | None, size: tuple[float, float]) -> Axes:
     with paper_style():  # tick and spine settings are taken when the Axes is made
         fig = Figure(figsize=size, layout="constrained")
         return fig.add_subplot()
+
+
+def facet_figure(
+    df: pd.DataFrame,
+    facet: str | None,
+    height_per_row: float,
+    draw: Callable[[pd.DataFrame, Any, Axes], object],
+) -> tuple[Figure, list[Axes]]:
+    """One panel per level of ``facet`` (:func:`facet_groups`), shared y, each drawn by
+    ``draw(rows, level, ax)`` and titled with the level."""
+    panels = facet_groups(df, facet)
+    fig = panel_figure(len(panels), height_per_row)
+    axes = panel_grid(fig, len(panels), sharey=True)
+    for ax, (value, rows) in zip(axes, panels, strict=True):
+        draw(rows, value, ax)
+        ax.set_title(panel_title(facet, value))
+    return fig, axes
 
 
 def facet_groups(df: pd.DataFrame, facet: str | None) -> list[tuple[Any, pd.DataFrame]]:

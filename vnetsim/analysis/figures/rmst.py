@@ -24,7 +24,6 @@ from vnetsim.analysis.figures.style import (
     linestyles,
     markers,
     palette,
-    panel_title,
     paper_style,
 )
 from vnetsim.analysis.figures.tables import require_columns, require_unique
@@ -202,14 +201,14 @@ def time_to_outage_vs_smp(
     logy = metric != "rmst_s" if logy is None else logy
     scales = rmst_scales(summary, x=x, hue=hue, metric=metric, logy=logy)
     with paper_style():
-        panels = layout.facet_groups(summary, facet)
-        fig = layout.panel_figure(len(panels), _PANEL_HEIGHT_IN)
-        axes = layout.panel_grid(fig, len(panels), sharey=True)
-        for ax, (fval, sub) in zip(axes, panels, strict=True):
-            rmstplot(
+        fig, axes = layout.facet_figure(
+            summary,
+            facet,
+            _PANEL_HEIGHT_IN,
+            lambda sub, _, ax: rmstplot(
                 sub, x=x, hue=hue, metric=metric, scales=scales, legend=False, logy=logy, ax=ax
-            )
-            ax.set_title(panel_title(facet, fval))
+            ),
+        )
         layout.first_column_ylabel(axes, rmst_ylabel(metric, scales))
         handles = rmst_legend_handles(scales, metric, open_ci=_has_open_ci(axes))
         layout.figure_legend(fig, handles, label(hue))
