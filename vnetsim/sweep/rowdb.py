@@ -58,13 +58,11 @@ def encode(row: dict[str, Any]) -> tuple[str, bool, str | None, str | None, str]
     """``(run_id, failed, config hash, config json, row json)`` of one row."""
     body = dict(row)
     config = body.pop("config_json", None)
-    digest = None
-    if isinstance(config, str):
-        digest = hashlib.sha256(config.encode()).hexdigest()
-    elif config is not None and not (isinstance(config, float) and math.isnan(config)):
-        raise TypeError("a run row's config_json must be a JSON string")
-    else:
+    if isinstance(config, float) and math.isnan(config):  # a table row without one
         config = None
+    if config is not None and not isinstance(config, str):
+        raise TypeError("a run row's config_json must be a JSON string")
+    digest = hashlib.sha256(config.encode()).hexdigest() if config is not None else None
     error = body.get("error")
     failed = isinstance(error, str) and error.strip() != ""
     # allow_nan: NaN and ±inf round-trip through Python's json (they are results, e.g. a

@@ -180,11 +180,15 @@ class SweepStore:
 
     def write_row(self, row: Row) -> None:
         """Commit one finished run's row (durable once this returns)."""
+        self.write_rows([row])
+
+    def write_rows(self, rows: list[Row]) -> None:
+        """Commit ``rows`` in one transaction: all of them or none."""
         try:
             if self._writer is None:
                 self.out.mkdir(parents=True, exist_ok=True)
                 self._writer = rowdb.RowDB(self.db_path, writable=True)
-            self._writer.put([row])
+            self._writer.put(rows)
         except rowdb.RowDBError as err:
             raise self._damaged_db(err) from None
         except (OSError, sqlite3.OperationalError) as err:
@@ -202,8 +206,7 @@ class SweepStore:
             {k: v for k, v in one.iloc[0].to_dict().items() if not _is_missing(v)}
             for _, one in found
         ]
-        for row in rows:
-            self.write_row(row)
+        self.write_rows(rows)  # one commit, not one fsync per file
         for path, _ in found:
             _discard(path)
         with contextlib.suppress(OSError):
