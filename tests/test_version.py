@@ -61,9 +61,9 @@ def test_the_version_comes_from_the_installed_metadata_and_names_a_commit_of_our
         return
     assert __version__ == installed
     # PEP 440; hatch-vcs puts the build's commit in the local part ("+gHASH") unless the
-    # build was of a tagged commit
-    # ("+unknown": built from a tree without git history, pyproject's fallback_version)
-    local = r"(\+g(?P<hash>[0-9a-f]{7,})(\.d\d{8})?|\+unknown)?"
+    # build was of a tagged commit. "+unknown.gHASH": a clone without tags (CI's), counted
+    # from pyproject's fallback_version; "+unknown": a tree without git history at all.
+    local = r"(\+(unknown\.)?g(?P<hash>[0-9a-f]{7,})(\.d\d{8})?|\+unknown)?"
     m = re.fullmatch(r"\d+(\.\d+)*(\.dev\d+)?" + local, installed)
     assert m, installed
     if m["hash"] and shutil.which("git") and (ROOT / ".git").exists():
