@@ -209,3 +209,25 @@ def test_swallow_exit_frees_the_chain_unless_the_csum_error_path_leaks_it(
     assert c.max_swallow_chain == 4
     # leaked: A's orphaned head (1) + the chain minus its head (3)
     assert d.pool.leaked == 4
+
+
+def test_a_swallow_whose_head_is_overwritten_ends_and_leaves_no_pending_hazard(
+    make_driver: MakeDriver, cpus: list[VCpu]
+) -> None:
+    # A publish window of 1 us (not the default 50-200 ns) keeps three heads in flight: A's
+    # (visible 1265 ns), B's bogus one (1365 ns, V = 10) and C's (1630 ns). B chains onto its
+    # own bogus head (store forwarding), so the swallow starts before anyone else sees it; when
+    # C's store lands, the bogus head is orphaned and rx->hdr has moved on.
+    d, _, c, _ = make_driver(payload=[10.5 / 65536])
+    d.gap_lo = 1000 * NS
+    p = frame(1, 2)
+    d.process(cpus[0], 0.0, 100, p, 0)
+    d.process(cpus[1], 100 * NS, 101, p, 1)  # stale read: bogus head
+    d.process(cpus[1], 100 * NS, 102, frame(2, 1), 0)  # its own head: the swallow starts
+    assert d.swallowing and c.swallows == 1
+    d.process(cpus[2], 100 * NS, 103, frame(3, 2), 0)  # stale empty hdr: a new head
+    d.process(cpus[3], 3000 * NS, 104, frame(4, 1), 0)  # all three stores have landed
+    assert c.orphaned_heads == 2  # A's head, then the bogus one
+    assert d.hdr is not None and not d.hdr.bogus
+    assert not d.swallowing  # was left set: the detector then called later outages swallows
+    assert not d.hazard_pending()  # and the split estimator followed the replay 60 s for nothing

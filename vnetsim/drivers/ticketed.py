@@ -177,6 +177,8 @@ class TicketedReassembly(DriverBase):
     def _orphan(self, head: Head) -> None:
         """A head overwritten before it completed: its buffers are never freed."""
         head.done = True
+        if head is self.swallow_head:
+            self.swallow_head = None  # the swallow ends here: rx->hdr moved on
         self.c.orphaned_heads += 1
         self.leak(len(head.bufs))
         if head.frame is not None:
