@@ -113,6 +113,43 @@ def test_a_replay_changes_nothing_outside_the_driver_state() -> None:
     assert checked
 
 
+def test_a_followed_copy_takes_a_later_batch_s_first_replay_that_adds_no_hazard() -> None:
+    """While a followed hazard is pending, a later batch must not add an outage of its own: the
+    copy takes the first replay that neither crashes nor raises the pending-hazard count, and
+    choosing it leaves the state as it was."""
+    m = build(_cfg("run.split_replays=20"), 11)
+    split = m.runloop
+    assert isinstance(split, SplitRunloop)
+    real_submit = Runloop.submit
+    checked: list[int] = []
+
+    def probe(self: SplitRunloop, t: float, batch: list, irq: int) -> None:
+        if len(checked) < 5 and any(f.nbuf > 1 for _, f, _ in batch):
+            self.ring.corrupt.add(-1)  # a hazard already pending (a mark no buffer clears)
+            before = self.rx.pending_hazards()
+            s0 = self._save()
+            saved = _canonical(s0)
+            key = 30_000 + len(checked)
+            j = self._first_harmless(t, batch, irq, key)
+            assert _canonical(self._save()) == saved
+            outcomes = []
+            for i in range(self.replays):
+                out = self._replay(t, batch, irq, (key, i))
+                outcomes.append((out != CRASH, self.rx.pending_hazards() <= before))
+                self._load(s0)
+            harmless = [i for i, (alive, same) in enumerate(outcomes) if alive and same]
+            if harmless:
+                assert j == harmless[0]
+            self.ring.corrupt.discard(-1)
+            checked.append(len(harmless))
+        real_submit(self, t, batch, irq)
+
+    split.submit = probe.__get__(split)  # type: ignore[method-assign]
+    m.env.run(until=4.0)
+    assert len(checked) == 5
+    assert all(checked)
+
+
 def test_a_split_run_is_reproducible(old_split_run: vnetsim.RunResult) -> None:
     again = vnetsim.simulate(_cfg(), seed=11)
     a, b = old_split_run.to_dict(), again.to_dict()

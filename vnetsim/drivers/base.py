@@ -101,9 +101,9 @@ class RxDriver(Protocol):
         """Back to a saved state (a saved state can be loaded many times)."""
         ...
 
-    def hazard_pending(self) -> bool:
-        """A state that may still end in an outage without a new race (a bogus chain, a
-        corrupted buffer in the ring, a corrupted head)."""
+    def pending_hazards(self) -> int:
+        """How many states may still end in an outage without a new race (a swallow, a
+        bogus or corrupted head, a corrupted buffer in the ring); 0 when none is left."""
         ...
 
 
@@ -185,8 +185,8 @@ class DriverBase:
         del self.gaps[s[5] :]  # gaps are only appended
         self.first_swallow = s[6]
 
-    def hazard_pending(self) -> bool:
-        return False
+    def pending_hazards(self) -> int:
+        return 0
 
     # -- steps shared by all versions -------------------------------------------------
     def finish(self, cpu: VCpu, t: float) -> float:

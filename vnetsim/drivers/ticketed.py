@@ -206,12 +206,15 @@ class TicketedReassembly(DriverBase):
         super().load_state(s[0])
         self.hdr, self._stores, self.swallow_head = _copy_heads(*s[1])
 
-    def hazard_pending(self) -> bool:
-        if self.swallow_head is not None or self.ring.corrupt:
-            return True
-        heads = [v for _, _, v, _ in self._stores]
-        heads.append(self.hdr)
-        return any(h is not None and not h.done and (h.bogus or h.bad_ptr) for h in heads)
+    def pending_hazards(self) -> int:
+        heads = {id(v): v for _, _, v, _ in self._stores if v is not None}
+        if self.hdr is not None:
+            heads[id(self.hdr)] = self.hdr
+        sw = self.swallow_head
+        if sw is not None and id(sw) not in heads:
+            heads[id(sw)] = sw
+        bad = sum(1 for h in heads.values() if not h.done and (h.bogus or h.bad_ptr))
+        return bad + len(self.ring.corrupt)
 
     def live_heads(self) -> int:
         """Genuine heads not yet complete: ``rx->hdr`` and any value a pending store holds."""

@@ -21,7 +21,7 @@ survival function (fixed-effort splitting with one continuing path). A run whose
 has Ŝ = 0 from then on and stops.
 
 Approximations, stated where they act: while a followed replay's hazard is pending, later batches
-in that copy continue along their first clean replay (conditioned on adding no new hazard); a
+in that copy continue along their first replay that adds no new hazard (``_first_harmless``); a
 batch that starts while a hazard is already pending on the main path is not split (it cannot
 start the outage, which is already decided by the pending hazard).
 
@@ -183,7 +183,7 @@ class SplitRunloop(Runloop):
             Runloop.submit(self, t, batch, irq)
             if d.halted:
                 return CRASH
-            return PENDING if d.hazard_pending() else CLEAN
+            return PENDING if d.pending_hazards() else CLEAN
         finally:
             ring.post_waiter, trace.enabled = waiter, traced
             d.stack, d.halt = self._stack, self._halt
@@ -208,19 +208,15 @@ class SplitRunloop(Runloop):
             return
         index = self._index
         self._index += 1
-        if self.rx.hazard_pending():
+        if self.mode == FOLLOW:
+            choice = self._first_harmless(t_queued, batch, irq_cpu, index)
+            self._apply(t_queued, batch, irq_cpu, (index, choice))
+            return
+        if self.rx.pending_hazards():
             self.record.inherited += 1
             self._apply(t_queued, batch, irq_cpu, (index, 0))
             return
         s0 = self._save()
-        if self.mode == FOLLOW:
-            self._apply(
-                t_queued,
-                batch,
-                irq_cpu,
-                (index, self._first_clean(t_queued, batch, irq_cpu, index, s0)),
-            )
-            return
         k = self.replays
         outcomes = []
         for j in range(k):
@@ -258,23 +254,21 @@ class SplitRunloop(Runloop):
             return
         self._apply(t_queued, batch, irq_cpu, (index, survivor))
 
-    def _first_clean(
-        self,
-        t: float,
-        batch: list[tuple[int, Frame, int]],
-        irq: int,
-        index: int,
-        s0: tuple[object, ...],
-    ) -> int:
-        """In a followed copy: the first replay that leaves no new hazard (else the first that
-        does not crash, else replay 0)."""
+    def _first_harmless(self, t: float, batch: Batch, irq: int, index: int) -> int:
+        """In a followed copy: the first replay that neither crashes nor adds a hazard to the
+        one being followed (else the first that does not crash, else replay 0), so that the
+        copy's outcome is the followed hazard's, not a later batch's."""
+        d = self.rx
+        before = d.pending_hazards()
+        s0 = self._save()
         fallback = -1
         for j in range(self.replays):
             out = self._replay(t, batch, irq, (index, j))
+            added = d.pending_hazards() > before
             self._load(s0)
-            if out == CLEAN:
+            if out != CRASH and not added:
                 return j
-            if out == PENDING and fallback < 0:
+            if out != CRASH and fallback < 0:
                 fallback = j
         return max(fallback, 0)
 
@@ -362,7 +356,7 @@ class SplitRunloop(Runloop):
                         "onset_s": det.onset if det.onset is not None else d.last_delivery,
                     }
                 )
-            if not d.hazard_pending() and now - d.last_delivery < self.silence:
+            if not d.pending_hazards() and now - d.last_delivery < self.silence:
                 self._report({"outage": False})
             if now - t0 > self.follow_s:
                 self._report({"outage": False, "unresolved": True})
