@@ -1128,7 +1128,15 @@ def test_cli_design_text_is_taken_literally(no_runs, capsys, design) -> None:
 
 @pytest.mark.parametrize(
     ("flag", "value"),
-    [("--target-ci-width", "nan"), ("--target-ci-width", "inf"), ("--run-timeout", "nan")],
+    [
+        ("--target-ci-width", "nan"),
+        ("--target-ci-width", "inf"),
+        ("--run-timeout", "nan"),
+        ("--target-halfwidth", "nan"),
+        ("--target-halfwidth", "0"),
+        ("--target-halfwidth", "1"),
+        ("--target-halfwidth", "-0.1"),
+    ],
 )
 def test_cli_sweep_non_finite_options_exit_2(files, no_runs, capsys, flag, value) -> None:
     p = files("cli_sweep", "replicates = 1\n[axes]\nsmp = [1]\n")

@@ -235,6 +235,54 @@ def test_zero_failure_bound_with_an_own_outage_or_a_failure():
     assert math.isnan(s["hazard_per_hour_upper"])
 
 
+def test_zero_failure_survival_interval_is_the_exact_bound_not_ones():
+    # 3 runs, batches at 1..5 s with K = 20 and no failure: n = 300, p ≤ 1 − 0.05^(1/300);
+    # every run has 5 batches by τ = 20 s, 2 by t = 2 s: S(τ) ≥ (1 − p)^5, S(2) ≥ (1 − p)^2.
+    runs = frame(constant_runs(3, 0.0, k=20, times=range(1, 6)))
+    p_up = 1 - 0.05 ** (1 / 300)
+    s = sa.split_summary(runs, [], n_boot=200).iloc[0]
+    assert s["survival_tau"] == 1.0
+    assert s["survival_tau_ci_lower"] == pytest.approx((1 - p_up) ** 5, rel=1e-12)
+    assert s["survival_tau_ci_upper"] == 1.0
+    c = sa.split_curves(runs, [], times=[0.5, 2.0, 20.0], n_boot=200)
+    assert list(c["ci_lower"]) == pytest.approx([1.0, (1 - p_up) ** 2, (1 - p_up) ** 5])
+    assert list(c["cumhaz_ci_upper"]) == pytest.approx(
+        [0.0, -2 * math.log(1 - p_up), -5 * math.log(1 - p_up)]
+    )
+    # a failure anywhere: the band is the bootstrap's again
+    mixed = frame([*constant_runs(2, 0.0, k=20, times=range(1, 6)), split_row([(1, 0.5, 20)])])
+    m = sa.split_summary(mixed, [], n_boot=200).iloc[0]
+    assert math.isnan(m["p_batch_upper"])
+    assert 0.5 <= m["survival_tau_ci_lower"] < 5 / 6  # between the lowest resample and S̄
+
+
+def test_survival_halfwidth_stopping_rule():
+    from scipy import stats
+
+    from vnetsim.sweep.runner import stop_point, survival_halfwidth
+
+    # Split, no failure: 1 − (1 − p)^B̄ with p = 1 − 0.05^(1/N), N = 4·5·20, B̄ = 5.
+    immune = constant_runs(4, 0.0, k=20, times=range(1, 6))
+    p_up = 1 - 0.05 ** (1 / 400)
+    assert survival_halfwidth(immune) == pytest.approx(1 - (1 - p_up) ** 5, rel=1e-12)
+    assert stop_point(immune, None, None, 0.04)  # 1 − (1 − p)^5 = 0.0368
+    assert not stop_point(immune, None, None, 0.03)
+    # Split with failures: t interval of the S_r over runs.
+    ps = [0.1, 0.3, 0.2, 0.4]
+    runs = [split_row([(1, p, 20)]) for p in ps]
+    s = 1 - np.array(ps)
+    want = stats.t.ppf(0.975, 3) * s.std(ddof=1) / 2
+    assert survival_halfwidth(runs) == pytest.approx(want, rel=1e-12)
+    assert stop_point(runs, None, None, want * 1.01)
+    assert not stop_point(runs, None, None, want * 0.99)
+    # Nothing could race (no batch at all, e.g. nanos-0.1.48): S = 1 exactly.
+    assert survival_halfwidth([split_row([]) for _ in range(4)]) == 0.0
+    # Plain rows: the Clopper–Pearson interval of k/n; 0 of 4: the upper end 1 − 0.025^(1/4).
+    plain = [split_row([], estimator="plain") for _ in range(4)]
+    assert survival_halfwidth(plain) == pytest.approx(1 - 0.025**0.25, rel=1e-9)
+    assert survival_halfwidth([*plain[:3], {**plain[3], "horizon_s": 5.0}]) == math.inf
+
+
 def test_weighted_post_outage_statistics():
     runs = frame(
         [

@@ -291,6 +291,32 @@ def test_early_stop_is_decided_by_results_not_by_timing(tmp_path: Path) -> None:
     assert a[a["design"] == "old"]["event_observed"].any()
 
 
+def test_a_split_point_whose_replays_never_fail_stops_by_the_survival_halfwidth(
+    tmp_path: Path,
+) -> None:
+    """``--target-halfwidth`` stops an immune split point once the exact zero-failure bound on
+    S(horizon) is close enough, which the hazard-width rule never does (a zero hazard has no
+    relative interval)."""
+    from vnetsim.sweep.runner import survival_halfwidth
+
+    spec = SweepSpec.from_dict(
+        {
+            "name": "halfwidth",
+            "base": "nanos-2099",
+            "replicates": 6,
+            "root_seed": 3,
+            "horizon_s": 2.0,
+            "set": {"run.estimator": "split", "run.split_replays": 10, "load_rps": 10000},
+            "axes": {"design": ["new"], "smp": [8]},
+        }
+    )
+    rows = run_sweep(spec, tmp_path / "h", workers=2, progress=False, target_halfwidth=0.3, wave=2)
+    assert len(rows) == 2  # the first wave met it
+    assert int(rows["split_batches"].sum()) > 0  # there were batches at risk, none failed
+    assert survival_halfwidth(rows.to_dict("records")) <= 0.3
+    assert float(rows["split_survival"].min()) == 1.0
+
+
 def test_local_and_dask_give_identical_rows(tmp_path: Path) -> None:
     import distributed
 

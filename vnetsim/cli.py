@@ -192,6 +192,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     ):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise ConfigError(f"{name}: must be a finite number > 0, got {value}")
+    h = args.target_halfwidth
+    if h is not None and not (math.isfinite(h) and 0 < h < 1):
+        raise ConfigError(f"--target-halfwidth: must be a number in (0, 1), got {h}")
     if args.dry_run:
         return _print_plan(spec, args.out)
     if args.scheduler or args.scheduler_file:
@@ -206,6 +209,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             min_events=args.min_events,
             target_ci_width=args.target_ci_width,
+            target_halfwidth=args.target_halfwidth,
             run_timeout=args.run_timeout,
             replace=args.replace,
             retry_errors=args.retry_errors,
@@ -386,6 +390,13 @@ def _parser() -> argparse.ArgumentParser:
         "--target-ci-width",
         type=float,
         help="... or once its hazard's 95%% interval is this narrow (relative)",
+    )
+    sweep.add_argument(
+        "--target-halfwidth",
+        type=float,
+        metavar="H",
+        help="... or once the 95%% interval of its survival at the horizon is within "
+        "+-H of the estimate (absolute; plain and split runs)",
     )
     sweep.add_argument(
         "--run-timeout",

@@ -136,6 +136,24 @@ class _Group:
         return np.array([r.t.size for r in self.runs], dtype=float)
 
 
+def _zero_failure_upper(g: _Group, confidence: float) -> float | None:
+    """When no replay at risk failed and no path had an own outage: the exact one-sided upper
+    limit on the per-batch outage probability from n = ΣK replays, 1 − (1 − confidence)^(1/n)
+    (Clopper–Pearson). None otherwise, or with no replay at all."""
+    replays = int(sum(r.k.sum() for r in g.runs))
+    if replays == 0 or any(r.p.any() or math.isfinite(r.own) for r in g.runs):
+        return None
+    return 1.0 - (1.0 - confidence) ** (1.0 / replays)
+
+
+def _zero_failure_bound(runs: list[_Run], p_upper: float, times: np.ndarray) -> np.ndarray:
+    """Lower bound on S(t) when every batch's outage probability is at most ``p_upper``:
+    E[(1 − p)^B(t)] ≥ (1 − p)^E[B(t)] (Jensen: convex in B), with E[B(t)] the mean number of
+    batches by t over ``runs``."""
+    mean_b = np.mean([np.searchsorted(r.t, times, side="right") for r in runs], axis=0)
+    return np.asarray((1.0 - p_upper) ** mean_b, dtype=float)
+
+
 def _series(text: object, where: Hashable) -> np.ndarray:
     """``split_series`` JSON as an (m, 3) float array of (t, p̂, K), sorted by time."""
     raw = json.loads(str(text)) if isinstance(text, str) and text.strip() else []
@@ -442,6 +460,16 @@ def _curve(
             rng=rng,
             batch=max(1, _BOOT_ELEMENTS // sub.size),
         )
+    p_upper = _zero_failure_upper(g, confidence)
+    if p_upper is not None:
+        # No replay failed: S̄ = 1 and a bootstrap band of [1, 1] would hide how little was
+        # seen; the lower limit is the exact bound instead (runs observed to each time).
+        for j in np.unique(stretch):
+            if j == ends.size:
+                continue
+            cols = stretch == j
+            kept = [r for r, ok in zip(g.runs, horizon >= ends[j], strict=True) if ok]
+            lo[cols] = _zero_failure_bound(kept, p_upper, grid[cols])
     with np.errstate(divide="ignore"):
         # + 0.0 turns -log(1) = -0.0 into 0.0. The band of H is the band of S transformed
         # (percentile intervals are equivariant under monotone maps); the limits swap.
@@ -498,7 +526,10 @@ def split_curves(
         group the curve can rise where a run drops out (a horizon is a setting, not an
         outcome, so every such mean is still unbiased for its own runs). Stopped runs and runs
         with an own outage stay in at S_r = 0. The band is the pointwise percentile bootstrap
-        interval from resampling those runs with replacement (NaN with fewer than 2 runs).
+        interval from resampling those runs with replacement (NaN with fewer than 2 runs);
+        where no replay of the group failed and no path had an own outage, ``ci_lower`` is the
+        exact bound (1 − p̄)^B̄(t) instead (``split_summary``'s ``p_batch_upper``, B̄(t) the
+        mean number of batches by t).
         ``cumhaz`` = H(t) = −log S̄(t) (inf where S̄ = 0); its band is the survival band
         transformed (``cumhaz_ci_lower = −log ci_upper``). After every horizon, NaN and
         ``n_runs = 0``.
@@ -667,6 +698,9 @@ def _summary_row(
         row["p_batch_upper"] = float(ci.high)
         if own == 0:
             row["hazard_per_hour_upper"] = float(ci.high) * per_hour
+            if kept:  # S̄(τ) = 1: its lower limit is the bound, not a bootstrap of ones
+                bound = _zero_failure_bound(kept, float(ci.high), np.array([t]))
+                row["survival_tau_ci_lower"] = float(bound[0])
 
     w = g.column("failed_weight")
     rec = np.array([r.failed_recovered for r in g.runs], dtype=float)
@@ -740,7 +774,9 @@ def split_summary(
         Clopper–Pearson upper limit on the per-batch outage probability from n = ``replays``
         Bernoulli trials with no failure, 1 − (1 − confidence)^(1/n); NaN when a failure was
         seen; ``hazard_per_hour_upper`` = ``p_batch_upper · batches_per_hour`` (also NaN when a
-        parent path had an own outage);
+        parent path had an own outage); in that case ``survival_tau_ci_lower`` is the bound
+        (1 − ``p_batch_upper``)^B̄(τ), B̄(τ) the mean number of batches by τ (Jensen), not a
+        bootstrap of runs that all have S_r = 1;
         ``failed_runs`` (runs whose first failing replay was continued),
         ``failed_weight`` = Σ w_r with w_r = Ŝ_r just before that batch × its p̂ (the estimated
         probability that this run's outage starts there), ``failed_recovered_fraction`` and

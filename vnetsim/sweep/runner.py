@@ -87,7 +87,12 @@ def task_args(spec: SweepSpec, task: Task) -> TaskArgs:
 
 
 # -- early stop ------------------------------------------------------------------------
-def stop_point(rows: list[Row], min_events: int | None, target_ci_width: float | None) -> bool:
+def stop_point(
+    rows: list[Row],
+    min_events: int | None,
+    target_ci_width: float | None,
+    target_halfwidth: float | None = None,
+) -> bool:
     """Early-stop rule on a point's completed replicate prefix.
 
     Plain rows: stop once the point has ``min_events`` outages, or once the exact (chi-square)
@@ -96,9 +101,14 @@ def stop_point(rows: list[Row], min_events: int | None, target_ci_width: float |
     and on the outage rate Σ(1 − S_r) / Σ∫S_r (expected outages over expected time at risk,
     the analogue of events / exposure), whose 95 % interval is the normal one of a ratio
     estimator over runs (runs are independent; the p̂ within a run are not), used from 10
-    runs on. A point whose replays never fail never stops early.
+    runs on. A point whose replays never fail stops only by ``target_halfwidth``.
+
+    ``target_halfwidth``: stop once every point of the 95 % interval of S at the horizon is
+    within this distance of the estimate (``survival_halfwidth``).
     """
     ok = [r for r in rows if not r.get("error")]
+    if ok and target_halfwidth is not None and survival_halfwidth(ok) <= target_halfwidth:
+        return True
     if ok and all(r.get("estimator") == "split" for r in ok):
         return _stop_split(ok, min_events, target_ci_width)
     events = sum(bool(r["event_observed"]) for r in ok)
@@ -116,6 +126,54 @@ def stop_point(rows: list[Row], min_events: int | None, target_ci_width: float |
 
 
 SPLIT_MIN_RUNS = 10  # below this the normal interval of a ratio over runs is not trusted
+
+
+def survival_halfwidth(rows: list[Row], confidence: float = 0.95) -> float:
+    """Largest distance from the estimate of S(horizon) to an end of its interval.
+
+    Plain rows: S = 1 − k/n with the exact (Clopper–Pearson) interval (every run is watched to
+    the horizon or its outage). Split rows: the mean of the runs' S_r with the t interval over
+    runs; when no replay of any run failed and no path had an outage of its own, the exact
+    one-sided bound instead: with N replays at risk, none failed, p ≤ 1 − α^(1/N) per batch,
+    and S ≥ (1 − p)^B̄ over the mean B̄ batches a run had (E[(1 − p)^B] ≥ (1 − p)^E[B] by
+    Jensen), the bound ``split_summary`` reports. No batch at all: nothing could race, 0.
+    Mixed plain and split rows, or rows with different horizons: inf (never stops).
+    """
+    from scipy import stats
+
+    if len({float(r["horizon_s"]) for r in rows}) != 1:
+        return math.inf
+    n = len(rows)
+    alpha = 1.0 - confidence
+    split = [r.get("estimator") == "split" for r in rows]
+    if not any(split):
+        k = sum(bool(r["event_observed"]) for r in rows)
+        ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
+        p = k / n
+        return max(p - ci.low, ci.high - p)
+    if not all(split):
+        return math.inf
+    paths = [_risk_series(r) for r in rows]
+    if not any(p for series in paths for _, p, _ in series) and not any(
+        r.get("event_observed") for r in rows
+    ):
+        trials = sum(k for series in paths for _, _, k in series)
+        if trials == 0:
+            return 0.0
+        p_up = 1.0 - alpha ** (1.0 / trials)
+        mean_batches = sum(len(series) for series in paths) / n
+        return 1.0 - (1.0 - p_up) ** mean_batches
+    if n < 2:
+        return math.inf
+    surv = np.array([1.0 - _lost_and_area(r)[0] for r in rows])
+    sd = float(surv.std(ddof=1))
+    return float(stats.t.ppf(1.0 - alpha / 2, n - 1)) * sd / math.sqrt(n)
+
+
+def _risk_series(row: Row) -> list[tuple[float, float, float]]:
+    """A split run's batches while its own path was at risk."""
+    end = split_exposure(row)
+    return [(t, p, k) for t, p, k in json.loads(str(row["split_series"])) if t <= end]
 
 
 def split_exposure(row: Row) -> float:
@@ -200,6 +258,7 @@ def run_sweep(
     progress: bool = True,
     min_events: int | None = None,
     target_ci_width: float | None = None,
+    target_halfwidth: float | None = None,
     wave: int = 4,
     run_timeout: float | None = None,
     replace: bool = False,
@@ -218,11 +277,11 @@ def run_sweep(
     as done unless ``retry_errors``: then those runs are simulated again and their new rows
     replace the old ones (not with the early-stopping rules, whose waves already used them).
     """
-    early = min_events is not None or target_ci_width is not None
+    early = any(x is not None for x in (min_events, target_ci_width, target_halfwidth))
     if retry_errors and early:
         raise ConfigError(
-            "--retry-errors: not available with --min-events or --target-ci-width "
-            "(allowed: a sweep with a fixed replicate count)"
+            "--retry-errors: not available with --min-events, --target-ci-width or "
+            "--target-halfwidth (allowed: a sweep with a fixed replicate count)"
         )
     store = SweepStore(out)
     store.check_target(replace=replace)
@@ -261,7 +320,9 @@ def run_sweep(
                     continue
                 rows = sorted(by_point.get(key, []), key=lambda r: r["replicate"])
                 complete = [r for r in rows if r["replicate"] < next_rep[key]]
-                if next_rep[key] and stop_point(complete, min_events, target_ci_width):
+                if next_rep[key] and stop_point(
+                    complete, min_events, target_ci_width, target_halfwidth
+                ):
                     continue
                 start = next_rep[key]
                 stop = min(spec.replicates, start + wave)
@@ -284,7 +345,9 @@ def run_sweep(
                     for r in range(next_rep[key], min(spec.replicates, next_rep[key] + wave))
                 ):
                     rows = [r for r in by_point.get(key, []) if r["replicate"] < next_rep[key]]
-                    if next_rep[key] and stop_point(rows, min_events, target_ci_width):
+                    if next_rep[key] and stop_point(
+                        rows, min_events, target_ci_width, target_halfwidth
+                    ):
                         break
                     next_rep[key] = min(spec.replicates, next_rep[key] + wave)
             refill_waves()
