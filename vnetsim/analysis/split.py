@@ -619,55 +619,32 @@ def _summary_row(
         stopped_runs=sum(math.isfinite(r.stopped) for r in g.runs),
         exposure_s=total_e,
     )
-    if total_b > 0:
-        lo, hi = _scalar_ci(
-            (psum, nb),
-            _ratio_of_sums,
-            paired=True,
-            confidence=confidence,
-            n_boot=n_boot,
-            rng=keyed_rng(seed, "hazard_per_batch", *parts),
-        )
-        row.update(
-            hazard_per_batch=total_p / total_b,
-            hazard_per_batch_ci_lower=lo,
-            hazard_per_batch_ci_upper=hi,
-        )
-    if total_e > 0:
-        lo, hi = _scalar_ci(
-            (psum, expo),
-            _ratio_of_sums,
-            paired=True,
-            confidence=confidence,
-            n_boot=n_boot,
-            rng=keyed_rng(seed, "hazard_per_hour", *parts),
-        )
-        row.update(
-            hazard_per_hour=3600.0 * total_p / total_e,
-            hazard_per_hour_ci_lower=3600.0 * lo,
-            hazard_per_hour_ci_upper=3600.0 * hi,
-            batches_per_hour=per_hour,
-        )
 
+    def ratio(name: str, num: np.ndarray, den: np.ndarray, scale: float = 1.0) -> None:
+        """``name`` = scale·Σnum/Σden with its bootstrap interval (runs resampled whole)."""
+        if den.sum() <= 0:
+            return
+        lo, hi = _scalar_ci(
+            (num, den),
+            _ratio_of_sums,
+            paired=True,
+            confidence=confidence,
+            n_boot=n_boot,
+            rng=keyed_rng(seed, name, *parts),
+        )
+        row[name] = scale * float(num.sum()) / float(den.sum())
+        row[f"{name}_ci_lower"], row[f"{name}_ci_upper"] = scale * lo, scale * hi
+
+    ratio("hazard_per_batch", psum, nb)
+    ratio("hazard_per_hour", psum, expo, 3600.0)
+    if total_e > 0:
+        row["batches_per_hour"] = per_hour
     # Expected outages over expected time at risk, each run to its horizon: the split estimate
     # of a plain table's events / exposure (survival.summary's hazard_per_h). Unlike
     # hazard_per_hour it weights each path's hazard by the path's survival (docs).
     lost = np.array([1.0 - float(r.survival(np.array([r.horizon]))[0]) for r in g.runs])
     at_risk = np.array([r.rmst(r.horizon) for r in g.runs])
-    if at_risk.sum() > 0:
-        lo, hi = _scalar_ci(
-            (lost, at_risk),
-            _ratio_of_sums,
-            paired=True,
-            confidence=confidence,
-            n_boot=n_boot,
-            rng=keyed_rng(seed, "outage_rate_per_hour", *parts),
-        )
-        row.update(
-            outage_rate_per_hour=3600.0 * lost.sum() / at_risk.sum(),
-            outage_rate_per_hour_ci_lower=3600.0 * lo,
-            outage_rate_per_hour_ci_upper=3600.0 * hi,
-        )
+    ratio("outage_rate_per_hour", lost, at_risk, 3600.0)
 
     t = float(tau) if tau is not None else float(g.column("horizon").min())
     kept, s_tau, rm_tau = _at_tau(g.runs, t)
