@@ -275,6 +275,12 @@ def test_survival_halfwidth_stopping_rule():
     assert survival_halfwidth(runs) == pytest.approx(want, rel=1e-12)
     assert stop_point(runs, None, None, want * 1.01)
     assert not stop_point(runs, None, None, want * 0.99)
+    # The whole curve counts, not only the horizon: two runs lose half at 1 s, two at 9 s, so
+    # S_r(10) = 0.5 for all (no spread) but S_r(t) ∈ {0.5, 1} for 1 ≤ t < 9.
+    early_late = [split_row([(t, 0.5, 20)]) for t in (1, 1, 9, 9)]
+    spread = np.array([0.5, 0.5, 1.0, 1.0]).std(ddof=1)
+    want = stats.t.ppf(0.975, 3) * spread / 2
+    assert survival_halfwidth(early_late) == pytest.approx(want, rel=1e-12)
     # Nothing could race (no batch at all, e.g. nanos-0.1.48): S = 1 exactly.
     assert survival_halfwidth([split_row([]) for _ in range(4)]) == 0.0
     # Plain rows: the Clopper–Pearson interval of k/n; 0 of 4: the upper end 1 − 0.025^(1/4).

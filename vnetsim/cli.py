@@ -395,8 +395,8 @@ def _parser() -> argparse.ArgumentParser:
         "--target-halfwidth",
         type=float,
         metavar="H",
-        help="... or once the 95%% interval of its survival at the horizon is within "
-        "+-H of the estimate (absolute; plain and split runs)",
+        help="... or once the 95%% interval of its survival S(t) is within +-H of the "
+        "estimate at every t up to the horizon (absolute; plain and split runs)",
     )
     sweep.add_argument(
         "--run-timeout",

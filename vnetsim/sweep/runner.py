@@ -103,8 +103,8 @@ def stop_point(
     estimator over runs (runs are independent; the p̂ within a run are not), used from 10
     runs on. A point whose replays never fail stops only by ``target_halfwidth``.
 
-    ``target_halfwidth``: stop once every point of the 95 % interval of S at the horizon is
-    within this distance of the estimate (``survival_halfwidth``).
+    ``target_halfwidth``: stop once, at every time up to the horizon, every point of the 95 %
+    interval of S(t) is within this distance of the estimate (``survival_halfwidth``).
     """
     ok = [r for r in rows if not r.get("error")]
     if ok and target_halfwidth is not None and survival_halfwidth(ok) <= target_halfwidth:
@@ -128,29 +128,39 @@ def stop_point(
 SPLIT_MIN_RUNS = 10  # below this the normal interval of a ratio over runs is not trusted
 
 
-def survival_halfwidth(rows: list[Row], confidence: float = 0.95) -> float:
-    """Largest distance from the estimate of S(horizon) to an end of its interval.
+HALFWIDTH_CHECKS = 20  # S(t) is checked at horizon·j/20, j = 1..20: the whole curve
 
-    Plain rows: S = 1 − k/n with the exact (Clopper–Pearson) interval (every run is watched to
-    the horizon or its outage). Split rows: the mean of the runs' S_r with the t interval over
-    runs; when no replay of any run failed and no path had an outage of its own, the exact
-    one-sided bound instead: with N replays at risk, none failed, p ≤ 1 − α^(1/N) per batch,
-    and S ≥ (1 − p)^B̄ over the mean B̄ batches a run had (E[(1 − p)^B] ≥ (1 − p)^E[B] by
-    Jensen), the bound ``split_summary`` reports. No batch at all: nothing could race, 0.
-    Mixed plain and split rows, or rows with different horizons: inf (never stops).
+
+def survival_halfwidth(rows: list[Row], confidence: float = 0.95) -> float:
+    """Largest distance from the estimate of S(t) to an end of its interval, over t on a grid
+    of ``HALFWIDTH_CHECKS`` times up to the common horizon (so S at 1 and at 5 minutes are
+    both known to within the result).
+
+    Plain rows: S(t) = 1 − k(t)/n with the exact (Clopper–Pearson) interval (every run is
+    watched to the horizon or its outage). Split rows: the mean of the runs' S_r(t) with the t
+    interval over runs; when no replay of any run failed and no path had an outage of its own,
+    the exact one-sided bound instead: with N replays at risk, none failed, p ≤ 1 − α^(1/N) per
+    batch, and S(t) ≥ (1 − p)^B̄(t) over the mean B̄(t) batches a run had by t
+    (E[(1 − p)^B] ≥ (1 − p)^E[B] by Jensen), largest at the horizon: the bound
+    ``split_summary`` reports. No batch at all: nothing could race, 0. Mixed plain and split
+    rows, or rows with different horizons: inf (never stops).
     """
     from scipy import stats
 
-    if len({float(r["horizon_s"]) for r in rows}) != 1:
+    horizons = {float(r["horizon_s"]) for r in rows}
+    if len(horizons) != 1:
         return math.inf
+    grid = horizons.pop() * np.arange(1, HALFWIDTH_CHECKS + 1) / HALFWIDTH_CHECKS
     n = len(rows)
     alpha = 1.0 - confidence
     split = [r.get("estimator") == "split" for r in rows]
     if not any(split):
-        k = sum(bool(r["event_observed"]) for r in rows)
-        ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
-        p = k / n
-        return max(p - ci.low, ci.high - p)
+        ends = [float(r["duration_s"]) for r in rows if r["event_observed"]]
+        worst = 0.0
+        for k in sorted({sum(e <= t for e in ends) for t in grid}):
+            ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
+            worst = max(worst, k / n - ci.low, ci.high - k / n)
+        return worst
     if not all(split):
         return math.inf
     paths = [_risk_series(r) for r in rows]
@@ -165,9 +175,23 @@ def survival_halfwidth(rows: list[Row], confidence: float = 0.95) -> float:
         return 1.0 - (1.0 - p_up) ** mean_batches
     if n < 2:
         return math.inf
-    surv = np.array([1.0 - _lost_and_area(r)[0] for r in rows])
-    sd = float(surv.std(ddof=1))
-    return float(stats.t.ppf(1.0 - alpha / 2, n - 1)) * sd / math.sqrt(n)
+    surv = np.array(
+        [_path_survival(r, series, grid) for r, series in zip(rows, paths, strict=True)]
+    )
+    sd = surv.std(axis=0, ddof=1)
+    return float(stats.t.ppf(1.0 - alpha / 2, n - 1)) * float(sd.max()) / math.sqrt(n)
+
+
+def _path_survival(
+    row: Row, series: list[tuple[float, float, float]], times: np.ndarray
+) -> np.ndarray:
+    """S_r at ``times``: Π(1 − p̂ᵢ) over the batches by t, 0 from the path's own outage on."""
+    t_b = np.array([t for t, _, _ in series], dtype=float)
+    cum = np.concatenate([[1.0], np.cumprod([1.0 - p for _, p, _ in series])])
+    s = cum[np.searchsorted(t_b, times, side="right")]
+    if row.get("event_observed"):
+        s = np.where(times >= float(row["duration_s"]), 0.0, s)
+    return np.asarray(s, dtype=float)
 
 
 def _risk_series(row: Row) -> list[tuple[float, float, float]]:
