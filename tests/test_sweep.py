@@ -299,22 +299,29 @@ def test_a_split_point_whose_replays_never_fail_stops_by_the_survival_halfwidth(
     relative interval)."""
     from vnetsim.sweep.runner import survival_halfwidth
 
-    spec = SweepSpec.from_dict(
-        {
-            "name": "halfwidth",
-            "base": "nanos-2099",
-            "replicates": 6,
-            "root_seed": 3,
-            "horizon_s": 2.0,
-            "set": {"run.estimator": "split", "run.split_replays": 10, "load_rps": 10000},
-            "axes": {"design": ["new"], "smp": [8]},
-        }
+    path = tmp_path / "halfwidth.toml"
+    path.write_text(
+        'name = "halfwidth"\nbase = "nanos-2099"\nreplicates = 6\nroot_seed = 3\n'
+        'horizon_s = 2.0\n[set]\n"run.estimator" = "split"\n"run.split_replays" = 10\n'
+        'load_rps = 10000\n[axes]\ndesign = ["new"]\nsmp = [8]\n'
     )
+    spec = SweepSpec.from_toml(path)
     rows = run_sweep(spec, tmp_path / "h", workers=2, progress=False, target_halfwidth=0.3, wave=2)
     assert len(rows) == 2  # the first wave met it
     assert int(rows["split_batches"].sum()) > 0  # there were batches at risk, none failed
     assert survival_halfwidth(rows.to_dict("records")) <= 0.3
     assert float(rows["split_survival"].min()) == 1.0
+    # the manifest records that the rule ended the point, so it is not reported as short
+    from vnetsim.sweep import load_sweep
+    from vnetsim.sweep.status import early_stops, missing_runs, point_status
+
+    sweep = load_sweep(tmp_path / "h")
+    stopped = early_stops(sweep.manifest)
+    assert stopped == {spec.point_key(spec.points()[0]): 2}
+    assert sweep.manifest["early_stop"]["rule"]["target_halfwidth"] == 0.3
+    assert missing_runs(sweep) == 0
+    (status,) = point_status(spec, {}, stopped)
+    assert (status.missing, status.stopped_at) == (2, 2)  # nothing stored: both still to run
 
 
 def test_local_and_dask_give_identical_rows(tmp_path: Path) -> None:

@@ -116,13 +116,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status_lines(spec: SweepSpec, states: dict[str, bool]) -> tuple[list[str], int]:
+def _status_lines(
+    spec: SweepSpec, states: dict[str, bool], stopped: dict[str, int] | None = None
+) -> tuple[list[str], int]:
     from vnetsim.sweep.status import point_status
 
-    rows = point_status(spec, states)
+    rows = point_status(spec, states, stopped)
     lines = [
         "  ".join(f"{k}={v}" for k, v in p.point.items())
         + f": {p.done} done, {p.errors} errors, {p.missing} missing"
+        + (f" (the early-stop rule ended it at {p.stopped_at})" if p.stopped_at else "")
         for p in rows
     ]
     missing = sum(p.missing for p in rows)
@@ -136,10 +139,12 @@ def _status_lines(spec: SweepSpec, states: dict[str, bool]) -> tuple[list[str], 
 
 def _print_plan(spec: SweepSpec, out: Path) -> int:
     """``sweep --dry-run``: what the command would run, and what that costs."""
-    from vnetsim.sweep.status import states_of, stored_runs
+    from vnetsim.sweep import SweepStore
+    from vnetsim.sweep.status import early_stops, states_of, stored_runs
 
     runs = stored_runs(out)
-    lines, missing = _status_lines(spec, states_of(runs))
+    stopped = early_stops(SweepStore(out).read_manifest() or {}) if not runs.empty else {}
+    lines, missing = _status_lines(spec, states_of(runs), stopped)
     print("\n".join(lines))
     simulated = missing * spec.horizon_s
     cost = f"{missing} runs to go, {simulated:g} simulated s at most"
@@ -155,14 +160,15 @@ def _print_plan(spec: SweepSpec, out: Path) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from vnetsim.sweep import SweepStore
-    from vnetsim.sweep.status import spec_from_manifest
+    from vnetsim.sweep.status import early_stops, spec_from_manifest
 
     # the stored runs' ids and error flags only: one query, whatever the sweep's size
     store = SweepStore(args.dir)
     manifest = store.read_manifest()
     if manifest is None:
         raise ConfigError(f"{args.dir}: no manifest.json: not a sweep directory")
-    lines, _ = _status_lines(spec_from_manifest(manifest, args.dir), store.states())
+    spec = spec_from_manifest(manifest, args.dir)
+    lines, _ = _status_lines(spec, store.states(), early_stops(manifest))
     print("\n".join(lines))
     return 0
 

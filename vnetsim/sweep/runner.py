@@ -445,5 +445,25 @@ def run_sweep(
             if bar is not None:
                 bar.close()
         manifest["sessions"][-1]["end"] = now()
+        manifest["early_stop"] = None
+        if early:  # which points the rule ended, so status and analyze do not call them short
+            rule = {
+                "min_events": min_events,
+                "target_ci_width": target_ci_width,
+                "target_halfwidth": target_halfwidth,
+                "wave": wave,
+            }
+            stopped = {
+                key: next_rep[key]
+                for key in point_of
+                if next_rep[key] < spec.replicates
+                and stop_point(
+                    [r for r in by_point.get(key, []) if r["replicate"] < next_rep[key]],
+                    min_events,
+                    target_ci_width,
+                    target_halfwidth,
+                )
+            }
+            manifest["early_stop"] = {"rule": rule, "stopped": stopped}
         store.write_manifest(manifest)
         return store.consolidate()

@@ -20,6 +20,7 @@ from vnetsim.sweep.store import LoadedSweep, SweepStore
 
 __all__ = [
     "PointStatus",
+    "early_stops",
     "missing_runs",
     "point_status",
     "spec_from_manifest",
@@ -38,6 +39,15 @@ class PointStatus:
     done: int
     errors: int
     missing: int
+    stopped_at: int | None = None  # an early-stop rule ended the point after this many
+
+
+def early_stops(manifest: Mapping[str, object]) -> dict[str, int]:
+    """Point key → replicates after which the last sweep's early-stop rule ended that point
+    (the manifest's ``early_stop.stopped``; empty for a sweep with a fixed replicate count)."""
+    record = manifest.get("early_stop")
+    stopped = record.get("stopped") if isinstance(record, dict) else None
+    return {str(k): int(v) for k, v in stopped.items()} if isinstance(stopped, dict) else {}
 
 
 def spec_of(sweep: LoadedSweep) -> SweepSpec:
@@ -63,13 +73,17 @@ def states_of(runs: pd.DataFrame) -> dict[str, bool]:
     return dict(zip(runs["run_id"].astype(str), failed, strict=True))
 
 
-def point_status(spec: SweepSpec, states: Mapping[str, bool]) -> list[PointStatus]:
+def point_status(
+    spec: SweepSpec, states: Mapping[str, bool], stopped: Mapping[str, int] | None = None
+) -> list[PointStatus]:
     """Per point of ``spec`` (in its order): replicates done, stored as errors, and missing.
 
     ``states`` maps each stored ``run_id`` to whether its row is an error
-    (:meth:`SweepStore.states`, or :func:`states_of` a run table). Early-stopped sweeps
-    (``--min-events``) count missing against ``spec.replicates``, the most a point can get.
+    (:meth:`SweepStore.states`, or :func:`states_of` a run table). ``stopped``
+    (:func:`early_stops`): points an early-stop rule ended count missing only below where it
+    ended them; other points count against ``spec.replicates``, the most a point can get.
     """
+    stopped = stopped or {}
     out = []
     for point in spec.points():
         key = spec.point_key(point)
@@ -80,13 +94,16 @@ def point_status(spec: SweepSpec, states: Mapping[str, bool]) -> list[PointStatu
                 continue
             n_err += failed
             n_done += not failed
-        out.append(PointStatus(point, n_done, n_err, spec.replicates - n_done - n_err))
+        end = stopped.get(key)
+        want = spec.replicates if end is None else min(end, spec.replicates)
+        out.append(PointStatus(point, n_done, n_err, max(0, want - n_done - n_err), end))
     return out
 
 
 def missing_runs(sweep: LoadedSweep) -> int:
     """How many of the sweep's runs are not stored yet (errors count as stored)."""
-    return sum(p.missing for p in point_status(spec_of(sweep), states_of(sweep.runs)))
+    stopped = early_stops(sweep.manifest)
+    return sum(p.missing for p in point_status(spec_of(sweep), states_of(sweep.runs), stopped))
 
 
 def stored_states(out: str | Path) -> dict[str, bool]:
