@@ -367,3 +367,15 @@ def test_a_committed_consolidated_table_alone_is_resumable(tmp_path: Path) -> No
         p.unlink()
     again = run_sweep(SweepSpec.from_toml(mini(tmp_path, reps=1)), out, workers=2, progress=False)
     pd.testing.assert_frame_equal(stable(first), stable(again))
+
+
+def test_a_spec_built_in_python_is_recorded_so_status_can_rebuild_it(tmp_path: Path) -> None:
+    from vnetsim.sweep.status import spec_from_manifest
+
+    spec = SweepSpec.from_dict(
+        {"name": "py", "replicates": 3, "horizon_s": 2.0, "axes": {"smp": [1, 2]}}
+    )
+    again = spec_from_manifest({"sweep_file": spec.text}, tmp_path)
+    assert again.identity() == spec.identity()
+    assert again.replicates == 3
+    assert again.points() == spec.points()  # was one empty point: the text was ""

@@ -136,6 +136,8 @@ class SweepSpec:
                     f"{source}: unknown key {key!r}{suggest(key, list(TOP_KEYS))} "
                     "(every key: docs/sweep-files.md)"
                 )
+        if not text:  # built in Python: record the dict (JSON: never valid TOML, so unambiguous)
+            text = json.dumps(data, sort_keys=True, default=str)
         name = data.get("name", Path(source).stem)
         base_name = data.get("base", "nanos-2099")
         if not isinstance(base_name, str):

@@ -7,6 +7,7 @@ sweep file its manifest records, so a status never depends on the file still exi
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -60,9 +61,9 @@ def spec_from_manifest(manifest: dict[str, object], path: Path) -> SweepSpec:
     text = manifest.get("sweep_file")
     if not isinstance(text, str):
         raise ConfigError(f"{path}/manifest.json: no sweep_file recorded")
-    return SweepSpec.from_dict(
-        tomllib.loads(text), source=f"{path}/manifest.json", text=text, root=path
-    )
+    # a spec built in Python (SweepSpec.from_dict) records its dict as JSON
+    data = json.loads(text) if text.lstrip().startswith("{") else tomllib.loads(text)
+    return SweepSpec.from_dict(data, source=f"{path}/manifest.json", text=text, root=path)
 
 
 def states_of(runs: pd.DataFrame) -> dict[str, bool]:
