@@ -379,25 +379,37 @@ def med(timings: dict[str, Any], op: str, clock: str) -> str:
     return f"{t[clock]['median']:.3f}" if t else "-"
 
 
+def _medians(timings: dict[str, Any], clock: str) -> str:
+    return " ".join(f"{med(timings, op, clock):>7}" for op in OPS)
+
+
+def _print_table(title: str, head: str, lines: list[str]) -> None:
+    print(f"\n{title}")
+    print(head)
+    print("-" * len(head))
+    print("\n".join(lines))
+
+
 def print_table(results: list[dict[str, Any]]) -> None:
     head = (
         f"{'N':>8} | {'resume':>7} {'status':>7} {'states':>7} {'load':>7} | "
         f"{'resume':>7} {'status':>7} {'states':>7} {'load':>7} | {'db MB':>7} "
         f"{'fill s':>7} | {'legacy':>7}"
     )
-    print("\nmedians over rounds, seconds: CPU (headline) | wall | size | legacy resume CPU")
-    print(head)
-    print("-" * len(head))
+    lines = []
     for res in results:
         legacy = res["legacy"]
         leg = f"{legacy['legacy_resume_cpu_s']['median']:.3f}" if legacy else "-"
-        print(
-            f"{res['n']:>8,} | "
-            + " ".join(f"{med(res['timings'], op, 'cpu'):>7}" for op in OPS)
-            + " | "
-            + " ".join(f"{med(res['timings'], op, 'wall'):>7}" for op in OPS)
-            + f" | {res['db_bytes'] / 1e6:>7.1f} {res['fill_s']:>7.2f} | {leg:>7}"
+        lines.append(
+            f"{res['n']:>8,} | {_medians(res['timings'], 'cpu')} | "
+            f"{_medians(res['timings'], 'wall')}"
+            f" | {res['db_bytes'] / 1e6:>7.1f} {res['fill_s']:>7.2f} | {leg:>7}"
         )
+    _print_table(
+        "medians over rounds, seconds: CPU (headline) | wall | size | legacy resume CPU",
+        head,
+        lines,
+    )
 
 
 def print_export_table(results: list[dict[str, Any]]) -> None:
@@ -408,16 +420,16 @@ def print_export_table(results: list[dict[str, Any]]) -> None:
         f"{'N':>8} | {'resume':>7} {'status':>7} {'states':>7} {'load':>7} | "
         f"{'consol.':>7} {'exp. MB':>7}"
     )
-    print("\nwith runs.parquet (as a session leaves the directory): CPU s medians | consolidate")
-    print(head)
-    print("-" * len(head))
-    for res in rows:
-        x = res["export"]
-        print(
-            f"{res['n']:>8,} | "
-            + " ".join(f"{med(x['timings'], op, 'cpu'):>7}" for op in OPS)
-            + f" | {x['consolidate_cpu_s']:>7.3f} {x['export_bytes'] / 1e6:>7.1f}"
-        )
+    lines = [
+        f"{res['n']:>8,} | {_medians(res['export']['timings'], 'cpu')}"
+        f" | {res['export']['consolidate_cpu_s']:>7.3f} {res['export']['export_bytes'] / 1e6:>7.1f}"
+        for res in rows
+    ]
+    _print_table(
+        "with runs.parquet (as a session leaves the directory): CPU s medians | consolidate",
+        head,
+        lines,
+    )
 
 
 def targets(results: list[dict[str, Any]]) -> dict[str, Any]:

@@ -44,6 +44,7 @@ import pandas as pd
 from scipy import stats
 
 from vnetsim.analysis.survival import _as_list, _check_columns, _error_mask, _groups
+from vnetsim.scenario.split import conditional_survival
 
 __all__ = [
     "expected_outages",
@@ -106,9 +107,7 @@ class _Run:
 
     def survival(self, times: np.ndarray) -> np.ndarray:
         """S_r at ``times`` (right-continuous: a batch at tᵢ counts from tᵢ on)."""
-        cum = np.concatenate([[1.0], np.cumprod(1.0 - self.p)])
-        s = cum[np.searchsorted(self.t, times, side="right")]
-        return np.where(times >= self.own, 0.0, s)
+        return conditional_survival(self.t, self.p, self.own, times)
 
     def rmst(self, tau: float) -> float:
         """∫₀^τ S_r(t) dt of the step function."""
@@ -136,14 +135,22 @@ class _Group:
         return np.array([r.t.size for r in self.runs], dtype=float)
 
 
+def _no_failure_upper(replays: int, confidence: float) -> float:
+    """n = ``replays`` replays, none failed: the exact (Clopper–Pearson) one-sided upper limit
+    on the per-batch outage probability, 1 − (1 − confidence)^(1/n)."""
+    ci = stats.binomtest(0, replays, alternative="less").proportion_ci(
+        confidence_level=confidence, method="exact"
+    )
+    return float(ci.high)
+
+
 def _zero_failure_upper(g: _Group, confidence: float) -> float | None:
-    """When no replay at risk failed and no path had an own outage: the exact one-sided upper
-    limit on the per-batch outage probability from n = ΣK replays, 1 − (1 − confidence)^(1/n)
-    (Clopper–Pearson). None otherwise, or with no replay at all."""
+    """:func:`_no_failure_upper` when no replay at risk failed and no path had an own outage;
+    None otherwise, or with no replay at all."""
     replays = int(sum(r.k.sum() for r in g.runs))
     if replays == 0 or any(r.p.any() or math.isfinite(r.own) for r in g.runs):
         return None
-    return 1.0 - (1.0 - confidence) ** (1.0 / replays)
+    return _no_failure_upper(replays, confidence)
 
 
 def _zero_failure_bound(runs: list[_Run], p_upper: float, times: np.ndarray) -> np.ndarray:
@@ -669,14 +676,12 @@ def _summary_row(
         # n = ΣK replays, none failed: the exact (Clopper–Pearson) one-sided upper limit,
         # 1 − α^(1/n). The per-hour bound needs the hazard to come only from split batches,
         # which an own outage of a parent path contradicts.
-        ci = stats.binomtest(0, replays, alternative="less").proportion_ci(
-            confidence_level=confidence, method="exact"
-        )
-        row["p_batch_upper"] = float(ci.high)
+        p_upper = _no_failure_upper(replays, confidence)
+        row["p_batch_upper"] = p_upper
         if own == 0:
-            row["hazard_per_hour_upper"] = float(ci.high) * per_hour
+            row["hazard_per_hour_upper"] = p_upper * per_hour
             if kept:  # S̄(τ) = 1: its lower limit is the bound, not a bootstrap of ones
-                bound = _zero_failure_bound(kept, float(ci.high), np.array([t]))
+                bound = _zero_failure_bound(kept, p_upper, np.array([t]))
                 row["survival_tau_ci_lower"] = float(bound[0])
 
     w = g.column("failed_weight")

@@ -73,6 +73,17 @@ class _NullStack:
         pass
 
 
+def conditional_survival(
+    batch_t: np.ndarray, batch_p: np.ndarray, own: float, times: np.ndarray
+) -> np.ndarray:
+    """A split run's S_r at ``times``: Π(1 − p̂ᵢ) over its batches with tᵢ ≤ t (right-
+    continuous), and 0 from its path's own outage ``own`` on (inf: none). Used by the sweep's
+    stopping rule and by the analysis."""
+    cum = np.concatenate([[1.0], np.cumprod(1.0 - batch_p)])
+    s = cum[np.searchsorted(batch_t, times, side="right")]
+    return np.asarray(np.where(times >= own, 0.0, s), dtype=float)
+
+
 @dataclass
 class SplitRecord:
     """What a split run measured: one (t, p̂, K) per split batch, and its failing copy."""

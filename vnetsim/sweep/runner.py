@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from vnetsim.config import ConfigError, ScenarioConfig
+from vnetsim.scenario.split import conditional_survival
 from vnetsim.sweep.backends import BackendLost, NoProcess, open_backend
 from vnetsim.sweep.spec import SweepSpec, Task, point_key_of
 from vnetsim.sweep.store import Row, StorageError, SweepStore, now
@@ -185,13 +186,10 @@ def survival_halfwidth(rows: list[Row], confidence: float = 0.95) -> float:
 def _path_survival(
     row: Row, series: list[tuple[float, float, float]], times: np.ndarray
 ) -> np.ndarray:
-    """S_r at ``times``: Π(1 − p̂ᵢ) over the batches by t, 0 from the path's own outage on."""
-    t_b = np.array([t for t, _, _ in series], dtype=float)
-    cum = np.concatenate([[1.0], np.cumprod([1.0 - p for _, p, _ in series])])
-    s = cum[np.searchsorted(t_b, times, side="right")]
-    if row.get("event_observed"):
-        s = np.where(times >= float(row["duration_s"]), 0.0, s)
-    return np.asarray(s, dtype=float)
+    """S_r at ``times`` of a split row whose batches at risk are ``series``."""
+    arr = np.asarray(series, dtype=float).reshape(-1, 3)
+    own = float(row["duration_s"]) if row.get("event_observed") else math.inf
+    return conditional_survival(arr[:, 0], arr[:, 1], own, times)
 
 
 def _risk_series(row: Row) -> list[tuple[float, float, float]]:
