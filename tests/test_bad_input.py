@@ -1136,6 +1136,8 @@ def test_cli_design_text_is_taken_literally(no_runs, capsys, design) -> None:
         ("--target-halfwidth", "0"),
         ("--target-halfwidth", "1"),
         ("--target-halfwidth", "-0.1"),
+        ("--wave", "0"),
+        ("--wave", "100000"),
     ],
 )
 def test_cli_sweep_non_finite_options_exit_2(files, no_runs, capsys, flag, value) -> None:

@@ -267,19 +267,21 @@ def test_survival_halfwidth_stopping_rule():
     assert survival_halfwidth(immune) == pytest.approx(1 - (1 - p_up) ** 5, rel=1e-12)
     assert stop_point(immune, None, None, 0.04)  # 1 − (1 − p)^5 = 0.0368
     assert not stop_point(immune, None, None, 0.03)
-    # Split with failures: t interval of the S_r over runs.
-    ps = [0.1, 0.3, 0.2, 0.4]
+    # Split with failures: t interval of the S_r over runs, from HALFWIDTH_MIN_RUNS = 8 runs.
+    ps = [0.1, 0.3, 0.2, 0.4, 0.15, 0.25, 0.35, 0.05]
     runs = [split_row([(1, p, 20)]) for p in ps]
     s = 1 - np.array(ps)
-    want = stats.t.ppf(0.975, 3) * s.std(ddof=1) / 2
+    want = stats.t.ppf(0.975, 7) * s.std(ddof=1) / math.sqrt(8)
     assert survival_halfwidth(runs) == pytest.approx(want, rel=1e-12)
     assert stop_point(runs, None, None, want * 1.01)
     assert not stop_point(runs, None, None, want * 0.99)
-    # The whole curve counts, not only the horizon: two runs lose half at 1 s, two at 9 s, so
+    # seven runs that agree closely still do not stop: their spread is not trusted yet
+    assert survival_halfwidth([split_row([(1, 0.2, 20)]) for _ in range(7)]) == math.inf
+    # The whole curve counts, not only the horizon: four runs lose half at 1 s, four at 9 s, so
     # S_r(10) = 0.5 for all (no spread) but S_r(t) ∈ {0.5, 1} for 1 ≤ t < 9.
-    early_late = [split_row([(t, 0.5, 20)]) for t in (1, 1, 9, 9)]
-    spread = np.array([0.5, 0.5, 1.0, 1.0]).std(ddof=1)
-    want = stats.t.ppf(0.975, 3) * spread / 2
+    early_late = [split_row([(t, 0.5, 20)]) for t in (1, 1, 1, 1, 9, 9, 9, 9)]
+    spread = np.array([0.5] * 4 + [1.0] * 4).std(ddof=1)
+    want = stats.t.ppf(0.975, 7) * spread / math.sqrt(8)
     assert survival_halfwidth(early_late) == pytest.approx(want, rel=1e-12)
     # Nothing could race (no batch at all, e.g. nanos-0.1.48): S = 1 exactly.
     assert survival_halfwidth([split_row([]) for _ in range(4)]) == 0.0

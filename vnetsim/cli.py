@@ -23,6 +23,7 @@ from vnetsim.records import RunResult
 from vnetsim.scenario import ModelError, check, load_scenario, simulate
 from vnetsim.scenario.presets import PRESETS, preset
 from vnetsim.sweep import StorageError, SweepWarning
+from vnetsim.sweep.runner import DEFAULT_WAVE, MAX_WAVE
 from vnetsim.version import __version__
 
 if TYPE_CHECKING:  # the sweep layer and pandas load only for the commands that need them
@@ -201,6 +202,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     h = args.target_halfwidth
     if h is not None and not (math.isfinite(h) and 0 < h < 1):
         raise ConfigError(f"--target-halfwidth: must be a number in (0, 1), got {h}")
+    if not 1 <= args.wave <= MAX_WAVE:
+        raise ConfigError(f"--wave: must be an integer in [1, {MAX_WAVE}], got {args.wave}")
     if args.dry_run:
         return _print_plan(spec, args.out)
     if args.scheduler or args.scheduler_file:
@@ -216,6 +219,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             min_events=args.min_events,
             target_ci_width=args.target_ci_width,
             target_halfwidth=args.target_halfwidth,
+            wave=args.wave,
             run_timeout=args.run_timeout,
             replace=args.replace,
             retry_errors=args.retry_errors,
@@ -403,6 +407,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="H",
         help="... or once the 95%% interval of its survival S(t) is within +-H of the "
         "estimate at every t up to the horizon (absolute; plain and split runs)",
+    )
+    sweep.add_argument(
+        "--wave",
+        type=int,
+        default=DEFAULT_WAVE,
+        metavar="N",
+        help="with an early-stop rule: replicates added to a point at a time, the rule being "
+        "checked after each wave (default: %(default)s)",
     )
     sweep.add_argument(
         "--run-timeout",

@@ -131,6 +131,14 @@ SPLIT_MIN_RUNS = 10  # below this the normal interval of a ratio over runs is no
 
 HALFWIDTH_CHECKS = 20  # S(t) is checked at horizon·j/20, j = 1..20: the whole curve
 
+# The t interval over runs stops a point only from this many runs: with n runs the spread's
+# estimate is off by ~1/sqrt(2(n - 1)) relative (27 % at 8), and checking after every small
+# wave would otherwise stop on a prefix whose spread is low by chance.
+HALFWIDTH_MIN_RUNS = 8
+
+DEFAULT_WAVE = 2  # replicates per point per wave: the fewest an interval over runs needs
+MAX_WAVE = 10_000
+
 
 def survival_halfwidth(rows: list[Row], confidence: float = 0.95) -> float:
     """Largest distance from the estimate of S(t) to an end of its interval, over t on a grid
@@ -143,8 +151,9 @@ def survival_halfwidth(rows: list[Row], confidence: float = 0.95) -> float:
     the exact one-sided bound instead: with N replays at risk, none failed, p ≤ 1 − α^(1/N) per
     batch, and S(t) ≥ (1 − p)^B̄(t) over the mean B̄(t) batches a run had by t
     (E[(1 − p)^B] ≥ (1 − p)^E[B] by Jensen), largest at the horizon: the bound
-    ``split_summary`` reports. No batch at all: nothing could race, 0. Mixed plain and split
-    rows, or rows with different horizons: inf (never stops).
+    ``split_summary`` reports. No batch at all: nothing could race, 0. Fewer than
+    ``HALFWIDTH_MIN_RUNS`` split rows with a failing replay, mixed plain and split rows, or rows
+    with different horizons: inf (never stops).
     """
     from scipy import stats
 
@@ -174,7 +183,7 @@ def survival_halfwidth(rows: list[Row], confidence: float = 0.95) -> float:
         p_up = 1.0 - alpha ** (1.0 / trials)
         mean_batches = sum(len(series) for series in paths) / n
         return 1.0 - (1.0 - p_up) ** mean_batches
-    if n < 2:
+    if n < HALFWIDTH_MIN_RUNS:
         return math.inf
     surv = np.array(
         [_path_survival(r, series, grid) for r, series in zip(rows, paths, strict=True)]
@@ -281,7 +290,7 @@ def run_sweep(
     min_events: int | None = None,
     target_ci_width: float | None = None,
     target_halfwidth: float | None = None,
-    wave: int = 4,
+    wave: int = DEFAULT_WAVE,
     run_timeout: float | None = None,
     replace: bool = False,
     retry_errors: bool = False,
@@ -289,9 +298,10 @@ def run_sweep(
 ) -> pd.DataFrame:
     """Run what is missing of ``spec`` into ``out`` and return the consolidated table.
 
-    With ``min_events`` or ``target_ci_width`` set, replicates are added per point in waves of
-    ``wave`` and a point stops once its completed replicates meet the rule; which replicates
-    exist therefore depends only on the results, not on timing or worker count.
+    With ``min_events``, ``target_ci_width`` or ``target_halfwidth`` set, replicates are added
+    per point in waves of ``wave`` and a point stops once its completed replicates meet the
+    rule; which replicates exist therefore depends only on the results (and ``wave``), not on
+    timing or worker count.
 
     Locally every run has its own process: a run that raises, is killed (segfault, OOM,
     SIGKILL) or exceeds ``run_timeout`` seconds becomes a row with its error, and the others go
@@ -300,6 +310,8 @@ def run_sweep(
     replace the old ones (not with the early-stopping rules, whose waves already used them).
     """
     early = any(x is not None for x in (min_events, target_ci_width, target_halfwidth))
+    if not (isinstance(wave, int) and 1 <= wave <= MAX_WAVE):
+        raise ConfigError(f"--wave: must be an integer in [1, {MAX_WAVE}], got {wave}")
     if retry_errors and early:
         raise ConfigError(
             "--retry-errors: not available with --min-events, --target-ci-width or "
