@@ -44,7 +44,8 @@ SMPS = (1, 8, 16)
 
 # Targets from the issue.  Printed next to the numbers; never fail the run.
 TARGET_RATIO_SMP = 8
-TARGET_RATIO_MIN = 0.5  # frames/s at 8 vCPUs divided by bare SimPy events/s
+TARGET_RATIO_MIN = 0.25  # frames/s at 8 vCPUs divided by bare SimPy events/s (issue 8)
+TARGET_RATIO_STRETCH = 0.5  # the issue's stretch goal
 TARGET_COST16_MAX = 1.5  # CPU cost per frame at 16 vCPUs / at 1 vCPU
 
 # Modules on the hot path: the build is "compiled" when they are all extension modules.
@@ -295,10 +296,16 @@ def main(argv: list[str] | None = None) -> int:
         cost16[clock] = summary([x[f"cost16_over_cost1_{clock}"] for x in rounds])
     ratio8 = ratios["cpu"][f"smp{TARGET_RATIO_SMP}"]["median"]
     targets = {
-        "ratio_smp8_ge_0.5": {
+        "ratio_smp8_ge_0.25": {
             "value": ratio8,
             "target": TARGET_RATIO_MIN,
             "met": ratio8 >= TARGET_RATIO_MIN,
+            "clock": "cpu",
+        },
+        "ratio_smp8_ge_0.5_stretch": {
+            "value": ratio8,
+            "target": TARGET_RATIO_STRETCH,
+            "met": ratio8 >= TARGET_RATIO_STRETCH,
             "clock": "cpu",
         },
         "cost16_over_cost1_le_1.5": {
@@ -356,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     print("targets (issue; CPU time; reported, never enforced):")
     print(
         f"  frames/s / bare events/s at {TARGET_RATIO_SMP} vCPUs >= {TARGET_RATIO_MIN}: "
-        f"{ratio8:.3f} -> {verdict(targets['ratio_smp8_ge_0.5']['met'])}"
+        f"{ratio8:.3f} -> {verdict(targets['ratio_smp8_ge_0.25']['met'])} "
+        f"(stretch {TARGET_RATIO_STRETCH}: {verdict(targets['ratio_smp8_ge_0.5_stretch']['met'])})"
     )
     print(
         f"  cost/frame at 16 vCPUs <= {TARGET_COST16_MAX} x cost at 1 vCPU: "
