@@ -144,7 +144,8 @@ class Job:
     u: tuple[float, ...]
     horizon_s: float
     replays: int
-    seed_key: int  # 0: the trajectory's seed; 1: the noise run's
+    seed_key: int  # 0: the trajectory's seed; 1: the noise run's; 2: a one-at-a-time run's
+    fixed: tuple[tuple[str, Any], ...] = ()  # one-at-a-time: the fields set (u is empty)
 
 
 def jobs(x: np.ndarray, design: str, horizon: float, replays: int, noise: bool) -> Iterator[Job]:
@@ -160,7 +161,7 @@ def run_job(job: Job) -> dict[str, Any]:
     import vnetsim
     from vnetsim.scenario import check
 
-    values = settings(np.array(job.u))
+    values = settings(np.array(job.u)) if job.u else dict(job.fixed)
     values.update(
         {
             "driver.design": job.design,
@@ -173,6 +174,7 @@ def run_job(job: Job) -> dict[str, Any]:
     cfg = check(vnetsim.preset("nanos-2099").with_fields(values, source="sensitivity"))
     seed = np.random.SeedSequence(ROOT_SEED, spawn_key=(job.trajectory, job.seed_key))
     r = vnetsim.simulate(cfg, seed=seed)
+    survival = r.split_survival
     series = json.loads(r.split_series) if r.split_series else []
     p = np.array([s[1] for s in series], dtype=float)
     cumhaz = 0.0 - float(np.log1p(-np.minimum(p, 1.0)).sum()) if len(p) else 0.0
@@ -187,6 +189,7 @@ def run_job(job: Job) -> dict[str, Any]:
         "duration_s": r.duration_s,
         "event_observed": r.event_observed,
         "hazard_per_h": cumhaz / r.duration_s * 3600.0 if math.isfinite(cumhaz) else math.inf,
+        "survival": 0.0 if r.event_observed else survival,
         "mb_batches_per_s": r.split_batches / r.duration_s,
         "p_batch": float(p.mean()) if len(p) else 0.0,
         "split_batches": r.split_batches,
@@ -327,6 +330,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     summary: dict[str, Any] = {"parameters": [dataclasses.asdict(p) for p in PARAMETERS]}
     for path in sorted(out.glob("*.jsonl")):
         design = path.stem
+        if design.startswith("oat-"):
+            continue
         rows = load(path)
         main = [r for r in rows if r["seed_key"] == 0]
         noise = [r for r in rows if r["seed_key"] == 1]
@@ -338,6 +343,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             table.to_csv(out / f"morris-{design}.csv", index=False)
             print(table[table["response"] == "hazard"].to_string(index=False))
             figure(table, out / f"morris-{design}")
+    oat = []
+    for path in sorted(out.glob("oat-*-old.jsonl")):
+        param = path.stem[len("oat-") : -len("-old")]
+        oat.append(oat_table(path, param))
+        oat[-1].to_csv(out / f"{path.stem}.csv", index=False)
+        print(oat[-1].to_string(index=False))
+    if oat:
+        oat_figure(oat, out / "oat-old")
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k != "parameters"}, indent=1))
     return 0
@@ -378,6 +391,136 @@ def figure(table: Any, stem: Path) -> None:
     plt.close(fig)
 
 
+# -- one at a time ----------------------------------------------------------------------
+def oat_values(field: str, value: float) -> dict[str, Any]:
+    """The defaults with one field moved (the publish window keeps min = max / 4)."""
+    out: dict[str, Any] = {field: round(value) if field in INTEGER_FIELDS else value}
+    if field == "driver.publish_window_max_ns":
+        out["driver.publish_window_min_ns"] = value / 4.0
+    return out
+
+
+def cmd_oat(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"oat-{args.param}-{args.design}.jsonl"
+    done = (
+        {(r["settings"][args.param], r["trajectory"]) for r in load(path)}
+        if path.exists()
+        else set()
+    )
+    todo = [
+        Job(
+            i,
+            j,
+            args.design,
+            (),
+            args.horizon,
+            args.replays,
+            2,
+            tuple(sorted(oat_values(args.param, v).items())),
+        )
+        for i, v in enumerate(args.values)
+        for j in range(args.seeds)
+        if (oat_values(args.param, v)[args.param], j) not in done
+    ]
+    print(f"{path}: {len(done)} runs stored, {len(todo)} to go", file=sys.stderr)
+    with open(path, "a") as fh, ProcessPoolExecutor(args.workers) as pool:
+        for fut in as_completed([pool.submit(run_job, j) for j in todo]):
+            row = fut.result()
+            fh.write(json.dumps(row, sort_keys=True) + "\n")
+            fh.flush()
+    return 0
+
+
+def oat_table(path: Path, param: str) -> Any:
+    """Per value: mean S_r(horizon) over seeds with its t interval, and the hazard per hour it
+    implies, −ln S / horizon (the interval mapped through the same monotone function)."""
+    import pandas as pd
+    from scipy import stats
+
+    rows = load(path)
+    df = pd.DataFrame(
+        {
+            "value": [r["settings"][param] for r in rows],
+            "survival": [r["survival"] for r in rows],
+            "horizon_s": [r["horizon_s"] for r in rows],
+            "mb_batches_per_s": [r["mb_batches_per_s"] for r in rows],
+        }
+    )
+    out = []
+    for value, g in df.groupby("value"):
+        n, h = len(g), float(g["horizon_s"].iloc[0])
+        m = float(g["survival"].mean())
+        half = float(stats.t.ppf(0.975, n - 1)) * float(g["survival"].std(ddof=1)) / math.sqrt(n)
+        lo, hi = max(m - half, 0.0), min(m + half, 1.0)
+
+        def rate(x: float, h: float = h) -> float:
+            return -math.log(x) / h * 3600.0 if x > 0 else math.inf
+
+        out.append(
+            {
+                "parameter": param,
+                "value": value,
+                "runs": n,
+                "horizon_s": h,
+                "survival": m,
+                "survival_ci_lower": lo,
+                "survival_ci_upper": hi,
+                "hazard_per_h": rate(m),
+                "hazard_per_h_ci_lower": rate(hi),
+                "hazard_per_h_ci_upper": rate(lo),
+                "mb_batches_per_s": float(g["mb_batches_per_s"].mean()),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def oat_figure(tables: list[Any], stem: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1, len(tables), figsize=(3.4 * len(tables), 2.6), squeeze=False, constrained_layout=True
+    )
+    for ax, t in zip(axes[0], tables, strict=True):
+        pos = t[t["hazard_per_h"] > 0]
+        mid = pos["hazard_per_h"]
+        lo = pos["hazard_per_h_ci_lower"].clip(lower=mid / 100)  # a lower end of 0: off-axis
+        hi = pos["hazard_per_h_ci_upper"].clip(upper=mid * 100)  # an upper end of inf: off-axis
+        ax.errorbar(
+            pos["value"],
+            mid,
+            yerr=[mid - lo, hi - mid],
+            fmt="o-",
+            ms=3,
+            color="#333333",
+            capsize=2,
+        )
+        zero = t[t["hazard_per_h"] <= 0]
+        if len(zero):  # no failing replay at this value: shown at the bottom, not as a rate
+            bottom = float(mid.min()) / 10 if len(mid) else 1.0
+            ax.plot(
+                zero["value"],
+                [bottom] * len(zero),
+                "v",
+                ms=4,
+                color="#999999",
+                label="no failing replay",
+            )
+            ax.legend(fontsize=6, frameon=False)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(str(t["parameter"].iloc[0]), fontsize=8)
+        ax.set_ylabel("outages per hour (old, 8 vCPUs)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ext in ("png", "pdf"):
+        fig.savefig(f"{stem}.{ext}", dpi=200)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=OUT, help="results directory")
@@ -390,7 +533,19 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     r.add_argument("--noise", action="store_true", help="one more seed per trajectory")
     sub.add_parser("analyze", help="Morris indices, immune-design check, figures")
+    o = sub.add_parser("oat", help="one parameter over values, the rest at their defaults")
+    o.add_argument("--param", required=True, choices=[q.field for q in PARAMETERS])
+    o.add_argument("--values", type=float, nargs="+", required=True)
+    o.add_argument("--design", default="old")
+    o.add_argument("--seeds", type=int, default=4)
+    o.add_argument("--horizon", type=float, default=60.0)
+    o.add_argument("--replays", type=int, default=20)
+    o.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = p.parse_args(argv)
+    if args.cmd == "oat":
+        if args.seeds < 2 or args.horizon <= 0 or args.replays < 1 or args.workers < 1:
+            p.error("--seeds >= 2, --horizon > 0, --replays >= 1, --workers >= 1")
+        return cmd_oat(args)
     if args.cmd == "run":
         if args.trajectories < 2 or args.horizon <= 0 or args.replays < 1 or args.workers < 1:
             p.error("--trajectories >= 2, --horizon > 0, --replays >= 1, --workers >= 1")

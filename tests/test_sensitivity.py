@@ -122,3 +122,38 @@ def test_one_design_point_runs_and_repeats_bit_for_bit() -> None:
     assert a["frames_offered"] > 0
     assert a["settings"]["workload.load_rps"] == pytest.approx(2500 * 4 ** (2 / 3))
     assert a["hazard_per_h"] >= 0.0
+
+
+def test_one_at_a_time_table_maps_the_survival_interval_to_the_hazard(tmp_path) -> None:
+    import json
+
+    assert sens.oat_values("driver.publish_window_max_ns", 100.0) == {
+        "driver.publish_window_max_ns": 100.0,
+        "driver.publish_window_min_ns": 25.0,
+    }
+    assert sens.oat_values("workload.http_connections", 100.4) == {"workload.http_connections": 100}
+    path = tmp_path / "oat-x-old.jsonl"
+    surv = {10.0: [0.5, 0.7, 0.6], 20.0: [1.0, 1.0, 1.0]}
+    with open(path, "w") as fh:
+        for v, ss in surv.items():
+            for j, s in enumerate(ss):
+                row = {
+                    "point": 0,
+                    "trajectory": j,
+                    "seed_key": 2,
+                    "settings": {"x": v},
+                    "survival": s,
+                    "horizon_s": 60.0,
+                    "mb_batches_per_s": 1.0,
+                }
+                fh.write(json.dumps(row) + "\n")
+    t = sens.oat_table(path, "x").set_index("value")
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, 2) * 0.1 / math.sqrt(3)
+    assert t.loc[10.0, "survival"] == pytest.approx(0.6)
+    assert t.loc[10.0, "survival_ci_lower"] == pytest.approx(max(0.6 - half, 0.0))
+    assert t.loc[10.0, "hazard_per_h"] == pytest.approx(-math.log(0.6) / 60 * 3600)
+    assert t.loc[10.0, "hazard_per_h_ci_lower"] == pytest.approx(-math.log(0.6 + half) / 60 * 3600)
+    assert t.loc[10.0, "hazard_per_h_ci_upper"] == pytest.approx(-math.log(0.6 - half) / 60 * 3600)
+    assert t.loc[20.0, "hazard_per_h"] == 0.0
