@@ -15,10 +15,10 @@ them too (common random numbers: an elementary effect is a paired difference).
 Outputs per run (one JSON line in ``results/sensitivity/<design>.jsonl``; a rerun skips the
 points already there, so an interrupted screening continues):
 
-* ``hazard_per_h``: the split run's cumulative hazard −Σ log(1 − p̂ᵢ) over its horizon, per
-  hour; the screened response is ``log10(hazard_per_h + 1)`` (the +1 /h keeps immune points
-  finite and is below the resolution of one run: a single failing replay of K = 20 in 60 s is
-  ~3 /h);
+* ``hazard_per_h``: the split run's outage rate, expected outages over expected time at risk
+  (``lost_and_area``), per hour; the screened response is ``log10(hazard_per_h + 1)`` (the
+  +1 /h keeps immune points finite and is below the resolution of one run: a single failing
+  replay of K = 20 in 60 s is ~3 /h);
 * ``mb_batches_per_s`` (how often a multi-buffer batch occurs) and ``p_batch`` (the mean
   p̂ of those batches): the hazard is their product, so the two say whether a parameter acts
   through the traffic or through the race;
@@ -157,6 +157,24 @@ def jobs(x: np.ndarray, design: str, horizon: float, replays: int, noise: bool) 
             yield Job(-1 - j, j, design, tuple(map(float, x[j * size])), horizon, replays, 1)
 
 
+def lost_and_area(
+    series: list[list[float]], duration: float, stopped: float, own_outage: bool
+) -> tuple[float, float]:
+    """A split run's expected outages 1 − S_r(end) and expected time at risk ∫ S_r to its end
+    (S_r = Π(1 − p̂ᵢ) over its batches, 0 after the path's own outage or where every replay
+    failed). Their ratio is the run's outage rate: finite where S_r reaches 0, 0 where no
+    replay failed, and the cumulative hazard over time while hazards are small."""
+    end = stopped if math.isfinite(stopped) else duration
+    t_prev, surv, area = 0.0, 1.0, 0.0
+    for t, p, _k in series:
+        if t > end:
+            break
+        area += (t - t_prev) * surv
+        t_prev, surv = t, surv * (1.0 - p)
+    area += (end - t_prev) * surv
+    return (1.0 if own_outage else 1.0 - surv), area
+
+
 def run_job(job: Job) -> dict[str, Any]:
     import vnetsim
     from vnetsim.scenario import check
@@ -174,10 +192,9 @@ def run_job(job: Job) -> dict[str, Any]:
     cfg = check(vnetsim.preset("nanos-2099").with_fields(values, source="sensitivity"))
     seed = np.random.SeedSequence(ROOT_SEED, spawn_key=(job.trajectory, job.seed_key))
     r = vnetsim.simulate(cfg, seed=seed)
-    survival = r.split_survival
     series = json.loads(r.split_series) if r.split_series else []
     p = np.array([s[1] for s in series], dtype=float)
-    cumhaz = 0.0 - float(np.log1p(-np.minimum(p, 1.0)).sum()) if len(p) else 0.0
+    lost, area = lost_and_area(series, r.duration_s, r.split_stopped_s, r.event_observed)
     return {
         "point": job.point,
         "trajectory": job.trajectory,
@@ -188,8 +205,10 @@ def run_job(job: Job) -> dict[str, Any]:
         "horizon_s": job.horizon_s,
         "duration_s": r.duration_s,
         "event_observed": r.event_observed,
-        "hazard_per_h": cumhaz / r.duration_s * 3600.0 if math.isfinite(cumhaz) else math.inf,
-        "survival": 0.0 if r.event_observed else survival,
+        "hazard_per_h": lost / area * 3600.0,
+        "survival": 1.0 - lost,
+        "split_series": series,
+        "split_stopped_s": r.split_stopped_s,
         "mb_batches_per_s": r.split_batches / r.duration_s,
         "p_batch": float(p.mean()) if len(p) else 0.0,
         "split_batches": r.split_batches,
@@ -320,7 +339,7 @@ def immune_check(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "d2_stale_reads": sum(r["d2_stale_reads"] for r in rows),
         "misframed_buffers": sum(r["misframed_buffers"] for r in rows),
         "p_batch_upper_95": 1.0 - 0.05 ** (1.0 / trials) if trials and not failing else None,
-        "failing_points": [r["settings"] for r in failing],
+        "failing_points": [r["settings"] for r in failing[:10]],  # the first ten
     }
 
 

@@ -4,6 +4,7 @@ SALib on a response whose elementary effects are known, and one real run."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import sys
 from pathlib import Path
@@ -117,7 +118,7 @@ def test_one_design_point_runs_and_repeats_bit_for_bit() -> None:
     job = sens.Job(0, 0, "old", tuple(x), 0.2, 4, 0)
     a, b = sens.run_job(job), sens.run_job(job)
     a.pop("wall_s"), b.pop("wall_s")
-    assert a == b
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)  # NaN-safe equality
     assert a["horizon_s"] == 0.2
     assert a["frames_offered"] > 0
     assert a["settings"]["workload.load_rps"] == pytest.approx(2500 * 4 ** (2 / 3))
@@ -125,8 +126,6 @@ def test_one_design_point_runs_and_repeats_bit_for_bit() -> None:
 
 
 def test_one_at_a_time_table_maps_the_survival_interval_to_the_hazard(tmp_path) -> None:
-    import json
-
     assert sens.oat_values("driver.publish_window_max_ns", 100.0) == {
         "driver.publish_window_max_ns": 100.0,
         "driver.publish_window_min_ns": 25.0,
@@ -157,3 +156,13 @@ def test_one_at_a_time_table_maps_the_survival_interval_to_the_hazard(tmp_path) 
     assert t.loc[10.0, "hazard_per_h_ci_lower"] == pytest.approx(-math.log(0.6 + half) / 60 * 3600)
     assert t.loc[10.0, "hazard_per_h_ci_upper"] == pytest.approx(-math.log(0.6 - half) / 60 * 3600)
     assert t.loc[20.0, "hazard_per_h"] == 0.0
+
+
+def test_a_runs_outage_rate_is_expected_outages_over_expected_time_at_risk() -> None:
+    # half the paths fail at t = 10 of a 40 s run: lost 0.5, area 10 + 30 * 0.5 = 25
+    assert sens.lost_and_area([[10.0, 0.5, 20]], 40.0, math.nan, False) == (0.5, 25.0)
+    # every replay failed at t = 10 (the run stopped there): rate 1 / 10 s, finite
+    assert sens.lost_and_area([[10.0, 1.0, 20]], 10.0, 10.0, False) == (1.0, 10.0)
+    # the path's own outage at t = 30 ends it: everything lost, area to 30
+    assert sens.lost_and_area([[10.0, 0.5, 20]], 30.0, math.nan, True) == (1.0, 20.0)
+    assert sens.lost_and_area([], 60.0, math.nan, False) == (0.0, 60.0)
