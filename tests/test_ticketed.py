@@ -233,3 +233,54 @@ def test_a_swallow_whose_head_is_overwritten_ends_and_leaves_no_pending_hazard(
     assert not d.hdr.bogus
     assert not d.swallowing  # was left set: the detector then called later outages swallows
     assert d.pending_hazards() == 0  # and the split estimator followed the replay 60 s for nothing
+
+
+class OnePreemption:
+    """One host preemption of ``length`` seconds at ``at``: work running across it stretches."""
+
+    def __init__(self, at: float, length: float) -> None:
+        self.next = at
+        self.length = length
+
+    def stretch(self, start: float, work: float) -> float:
+        end = start + work
+        if start <= self.next < end:
+            self.next = float("inf")
+            return end + self.length
+        return end
+
+
+def test_a_preemption_in_the_strip_window_opens_d1_and_is_counted(
+    make_driver: MakeDriver, cpus: list[VCpu]
+) -> None:
+    from vnetsim.guest.vcpu import VCpu
+
+    # GCC 12's order publishes rx->hdr at the release, so only the strip is late. (Under GCC
+    # 11's the same preemption delays the hdr store too, and the next vCPU reads it stale: D2.)
+    d, stack, c, _ = make_driver(order=GCC12_OLD)
+    p = frame(1, 2)
+    held = VCpu(0, OnePreemption(192 * NS, 1000 * NS))  # type: ignore[arg-type]
+    d.process(held, 0.0, 100, p, 0)  # release at 190 ns; the strip (4 ns) is preempted to 1194
+    assert c.d1_strip_delayed == 1
+    d.process(cpus[1], 300 * NS, 101, p, 1)  # chains at 450 ns, before the strip lands
+    assert c.d1_late_strip == 2  # chained, then delivered, before it: each hit counts
+    assert stack.delivered == []  # tot_len clobbered: dropped
+    d2, _, c2, _ = make_driver(order=GCC12_OLD)
+    d2.process(cpus[0], 0.0, 100, p, 0)  # no preemption: the window is Δ_strip alone
+    assert c2.d1_strip_delayed == 0
+
+
+def test_a_d1_corrupted_buffer_reused_as_a_continuation_heals(
+    make_driver: MakeDriver, cpus: list[VCpu]
+) -> None:
+    d, stack, c, _ = make_driver()
+    d.ring.corrupt.add(101)  # its pbuf payload was left 12 bytes off by a late D1 store
+    p = frame(1, 2)
+    d.process(cpus[0], 0.0, 100, p, 0)
+    d.process(cpus[1], 1000 * NS, 101, p, 1)  # the corrupted buffer as a continuation
+    assert stack.delivered == []  # the packet it joined is corrupted and dropped
+    assert c.frames_dropped_guest == 1
+    assert 101 not in d.ring.corrupt  # and the buffer's state heals (MECHANISM.md §4.1)
+    assert d.pending_hazards() == 0
+    d.process(cpus[2], 2000 * NS, 101, frame(2, 1), 0)  # reposted, later a first buffer
+    assert [fid for _, fid in stack.delivered] == [2]  # read as a sound header, not 12 bytes off

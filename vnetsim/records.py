@@ -38,6 +38,7 @@ class Counters:
     misframed_buffers: int = 0  # continuations read as a virtio-net header
     d2_stale_reads: int = 0
     d1_late_strip: int = 0
+    d1_strip_delayed: int = 0  # multi-buffer heads whose late strip a preemption or exit held
     orphaned_heads: int = 0
     ticket_spins: int = 0
     swallows: int = 0

@@ -336,7 +336,12 @@ class TicketedReassembly(DriverBase):
         extra, after = self._release(cpu, r)
         vis = r + self._gap() + extra if self.order.first_hdr_late else r
         self._store(vis, head, cpu.index)
-        head.strip_at = after if self.order.strip_late else float("-inf")
+        if self.order.strip_late:
+            head.strip_at = after
+            if after > r + self.t_strip:  # held by a preemption or exit, not Δ_strip alone
+                c.d1_strip_delayed += 1
+        else:
+            head.strip_at = float("-inf")
         if self.trace.enabled:
             self.trace.add(
                 r,
@@ -357,6 +362,12 @@ class TicketedReassembly(DriverBase):
         r = a + work
         if r > cpu.preempt.next:
             r = cpu.preempt.stretch(a, work)
+        ring = self.ring
+        if ring.corrupt and buf in ring.corrupt:
+            # A D1-corrupted buffer reused as a continuation: the packet it joins is corrupted
+            # and dropped, and the buffer's state heals (MECHANISM.md §4.1).
+            ring.corrupt.discard(buf)
+            head.broken = True
         if a < head.strip_at:
             head.broken = True  # chained before the late header strip: tot_len clobbered
             c.d1_late_strip += 1
