@@ -475,7 +475,7 @@ def oat_table(path: Path, param: str) -> Any:
         lo, hi = max(m - half, 0.0), min(m + half, 1.0)
 
         def rate(x: float, h: float = h) -> float:
-            return -math.log(x) / h * 3600.0 if x > 0 else math.inf
+            return 0.0 - math.log(x) / h * 3600.0 if x > 0 else math.inf  # 0.0 - : no -0.0
 
         out.append(
             {
@@ -497,6 +497,7 @@ def oat_table(path: Path, param: str) -> Any:
 
 def oat_figure(tables: list[Any], stem: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -532,6 +533,9 @@ def oat_figure(tables: list[Any], stem: Path) -> None:
             ax.legend(fontsize=6, frameon=False)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xticks(list(t["value"]))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel(str(t["parameter"].iloc[0]), fontsize=8)
         ax.set_ylabel("outages per hour (old, 8 vCPUs)", fontsize=8)
         ax.tick_params(labelsize=7)
