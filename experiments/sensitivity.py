@@ -160,19 +160,19 @@ def jobs(x: np.ndarray, design: str, horizon: float, replays: int, noise: bool) 
 def lost_and_area(
     series: list[list[float]], duration: float, stopped: float, own_outage: bool
 ) -> tuple[float, float]:
-    """A split run's expected outages 1 − S_r(end) and expected time at risk ∫ S_r to its end
-    (S_r = Π(1 − p̂ᵢ) over its batches, 0 after the path's own outage or where every replay
-    failed). Their ratio is the run's outage rate: finite where S_r reaches 0, 0 where no
-    replay failed, and the cumulative hazard over time while hazards are small."""
-    end = stopped if math.isfinite(stopped) else duration
-    t_prev, surv, area = 0.0, 1.0, 0.0
-    for t, p, _k in series:
-        if t > end:
-            break
-        area += (t - t_prev) * surv
-        t_prev, surv = t, surv * (1.0 - p)
-    area += (end - t_prev) * surv
-    return (1.0 if own_outage else 1.0 - surv), area
+    """A split run's expected outages 1 − S_r(end) and expected time at risk ∫ S_r to its end,
+    as the sweep's stopping rule computes them (``vnetsim.sweep.runner.lost_and_area``). Their
+    ratio is the run's outage rate: finite where S_r reaches 0, 0 where no replay failed, and
+    the cumulative hazard over time while hazards are small."""
+    from vnetsim.sweep.runner import lost_and_area as of_row
+
+    row = {
+        "split_series": json.dumps(series),
+        "duration_s": duration,
+        "split_stopped_s": stopped,
+        "event_observed": own_outage,
+    }
+    return of_row(row)
 
 
 def run_job(job: Job) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from vnetsim.records import RunResult
 from vnetsim.scenario import ModelError, check, load_scenario, simulate
 from vnetsim.scenario.presets import PRESETS, preset
 from vnetsim.sweep import StorageError, SweepWarning
-from vnetsim.sweep.runner import DEFAULT_WAVE, MAX_WAVE
+from vnetsim.sweep.runner import DEFAULT_WAVE, check_wave
 from vnetsim.version import __version__
 
 if TYPE_CHECKING:  # the sweep layer and pandas load only for the commands that need them
@@ -202,8 +202,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     h = args.target_halfwidth
     if h is not None and not (math.isfinite(h) and 0 < h < 1):
         raise ConfigError(f"--target-halfwidth: must be a number in (0, 1), got {h}")
-    if not 1 <= args.wave <= MAX_WAVE:
-        raise ConfigError(f"--wave: must be an integer in [1, {MAX_WAVE}], got {args.wave}")
+    check_wave(args.wave)
     if args.dry_run:
         return _print_plan(spec, args.out)
     if args.scheduler or args.scheduler_file:

@@ -270,9 +270,13 @@ class TicketedReassembly(DriverBase):
                 f"{pos + 1}/{frame.nbuf}; {waited}; read rx->hdr "
                 f"{'STALE ' if self._stale else ''}{seen}",
             )
+        ring = self.ring
+        corrupt = bool(ring.corrupt) and buf in ring.corrupt
+        if corrupt:  # a buffer a late D1 store corrupted in the ring: reading it uses the mark up
+            ring.corrupt.discard(buf)
         if hdr is None:
-            return self._first_buffer(cpu, a, buf, frame, pos)
-        return self._continuation(cpu, a, hdr, buf, frame, pos)
+            return self._first_buffer(cpu, a, buf, frame, pos, corrupt)
+        return self._continuation(cpu, a, hdr, buf, frame, pos, corrupt)
 
     def _release(self, cpu: VCpu, r: float) -> tuple[float, float]:
         """Release the ticket at ``r``; return (extra delay after it, time the strip lands)."""
@@ -286,12 +290,11 @@ class TicketedReassembly(DriverBase):
     def _gap(self) -> float:
         return self.gap_lo + self.draws.uniform() * self.gap_span
 
-    def _first_buffer(self, cpu: VCpu, a: float, buf: int, frame: Frame, pos: int) -> float:
+    def _first_buffer(
+        self, cpu: VCpu, a: float, buf: int, frame: Frame, pos: int, corrupt: bool
+    ) -> float:
         c = self.c
-        ring = self.ring
-        corrupt = bool(ring.corrupt) and buf in ring.corrupt
         if corrupt:
-            ring.corrupt.discard(buf)
             n = self.swallow_v(frame)  # num_buffers from source-MAC bytes: arbitrary
         elif pos == 0:
             n = frame.nbuf
@@ -352,7 +355,7 @@ class TicketedReassembly(DriverBase):
         return self.finish(cpu, after)
 
     def _continuation(
-        self, cpu: VCpu, a: float, head: Head, buf: int, frame: Frame, pos: int
+        self, cpu: VCpu, a: float, head: Head, buf: int, frame: Frame, pos: int, corrupt: bool
     ) -> float:
         c = self.c
         if head.bad_ptr:
@@ -362,11 +365,9 @@ class TicketedReassembly(DriverBase):
         r = a + work
         if r > cpu.preempt.next:
             r = cpu.preempt.stretch(a, work)
-        ring = self.ring
-        if ring.corrupt and buf in ring.corrupt:
+        if corrupt:
             # A D1-corrupted buffer reused as a continuation: the packet it joins is corrupted
             # and dropped, and the buffer's state heals (MECHANISM.md §4.1).
-            ring.corrupt.discard(buf)
             head.broken = True
         if a < head.strip_at:
             head.broken = True  # chained before the late header strip: tot_len clobbered

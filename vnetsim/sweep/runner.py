@@ -140,6 +140,12 @@ DEFAULT_WAVE = 2  # replicates per point per wave: the fewest an interval over r
 MAX_WAVE = 10_000
 
 
+def check_wave(wave: object) -> None:
+    """``ConfigError`` unless ``wave`` is an allowed wave size."""
+    if not (isinstance(wave, int) and not isinstance(wave, bool) and 1 <= wave <= MAX_WAVE):
+        raise ConfigError(f"--wave: must be an integer in [1, {MAX_WAVE}], got {wave}")
+
+
 def survival_halfwidth(rows: list[Row], confidence: float = 0.95) -> float:
     """Largest distance from the estimate of S(t) to an end of its interval, over t on a grid
     of ``HALFWIDTH_CHECKS`` times up to the common horizon (so S at 1 and at 5 minutes are
@@ -213,7 +219,7 @@ def split_exposure(row: Row) -> float:
     return stopped if math.isfinite(stopped) else float(row["duration_s"])
 
 
-def _lost_and_area(row: Row) -> tuple[float, float]:
+def lost_and_area(row: Row) -> tuple[float, float]:
     """A split run's expected outages 1 − S_r and expected time at risk ∫ S_r to its end."""
     end = split_exposure(row)
     t_prev, surv, area = 0.0, 1.0, 0.0
@@ -235,7 +241,7 @@ def _stop_split(rows: list[Row], min_events: int | None, target_ci_width: float 
     n = len(rows)
     if target_ci_width is None or n < SPLIT_MIN_RUNS:
         return False
-    lost_area = np.array([_lost_and_area(r) for r in rows])
+    lost_area = np.array([lost_and_area(r) for r in rows])
     h, e = lost_area[:, 0], lost_area[:, 1]
     rate = h.sum() / e.sum()
     if rate <= 0.0:
@@ -310,8 +316,7 @@ def run_sweep(
     replace the old ones (not with the early-stopping rules, whose waves already used them).
     """
     early = any(x is not None for x in (min_events, target_ci_width, target_halfwidth))
-    if not (isinstance(wave, int) and 1 <= wave <= MAX_WAVE):
-        raise ConfigError(f"--wave: must be an integer in [1, {MAX_WAVE}], got {wave}")
+    check_wave(wave)
     if retry_errors and early:
         raise ConfigError(
             "--retry-errors: not available with --min-events, --target-ci-width or "
