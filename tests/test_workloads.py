@@ -407,13 +407,6 @@ def _reset_then_reconnected(
     return c, tap, counters
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: HttpClients.reset replaces the socket (conn.flow) but leaves the old "
-    "socket's unacknowledged frames in Network.unacked with conn._gave_up; when one gives up, "
-    "_gave_up resets whatever connection is UP then (its SYN branch checks the epoch, the "
-    "data branch does not)",
-)
 def test_a_reset_sockets_stale_give_up_does_not_reset_the_new_connection(
     env: simpy.Environment, make_net: MakeNet, scripted
 ) -> None:
@@ -424,11 +417,6 @@ def test_a_reset_sockets_stale_give_up_does_not_reset_the_new_connection(
     assert counters.http_timeouts == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: after HttpClients.reset sends the RST, Network keeps retransmitting "
-    "the reset socket's unacknowledged requests (their entries stay in Network.unacked)",
-)
 def test_a_reset_socket_retransmits_nothing_after_its_rst(
     env: simpy.Environment, make_net: MakeNet, scripted
 ) -> None:

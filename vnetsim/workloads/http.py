@@ -68,7 +68,7 @@ class Connection:
                 self.state = DOWN  # connect() failed: what waited for it fails too
                 self.client.fail_queued(self)
                 self.client.schedule_reconnect(self)
-        elif self.state == UP:
+        elif self.state == UP and frame.flow is self.flow:
             self.client.reset(self)
 
 
@@ -221,6 +221,7 @@ class HttpClients:
         conn.epoch += 1
         conn.state = DOWN
         net.backend.offer(net.new_frame(None, TCP_RST, 0, None))
+        net.close(conn.flow)
         conn.flow = Flow(net, conn._gave_up)  # a new socket
         self.schedule_reconnect(conn)
 

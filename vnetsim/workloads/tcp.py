@@ -83,6 +83,14 @@ class Network:
     def acked(self, frame: Frame) -> None:
         self.unacked.pop(frame.fid, None)
 
+    def close(self, flow: Flow) -> None:
+        """``flow``'s socket was reset: the kernel drops its send queue, so nothing it held is
+        retransmitted or given up on later (an RST ends the connection on both sides)."""
+        flow.held = None
+        dead = [fid for fid, e in self.unacked.items() if e[0].flow is flow]
+        for fid in dead:
+            del self.unacked[fid]
+
     def _tick(self) -> simpy.events.ProcessGenerator:
         env = self.env
         while True:
