@@ -79,6 +79,20 @@ def test_workarounds_remove_the_multi_buffer_frames_the_race_needs() -> None:
         assert r.misframed_buffers == 0
 
 
+def test_per_request_connections_make_multi_buffer_frames_only_of_requests_past_a_buffer() -> None:
+    # One request per connection is never pipelined: with < 1 KiB bodies no frame needs a
+    # second 1,536-byte buffer. With 2,000-byte bodies every request frame (2,214 bytes) does:
+    # each answered request was one multi-buffer frame, and no frame but a request is one.
+    per_request = {"client": "per_request", "http_connections": 32}
+    r = simulate(short(STRESS, 1.0, driver={"design": "new"}, workload=per_request), seed=5)
+    assert r.multi_buffer_frames == 0
+    assert r.http_responses > 0.95 * r.http_requests_sent > 0
+    big = per_request | {"body_min_bytes": 2000, "body_max_bytes": 2000}
+    r = simulate(short(STRESS, 1.0, driver={"design": "new"}, workload=big), seed=5)
+    assert r.http_responses <= r.multi_buffer_frames <= r.http_requests_sent
+    assert r.http_responses > 0.95 * r.http_requests_sent
+
+
 def test_result_fields_are_flat_and_named_in_lifelines_vocabulary() -> None:
     r = simulate(short(STRESS, 0.5), seed=1)
     d = r.to_dict()

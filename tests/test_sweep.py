@@ -67,6 +67,13 @@ def test_seeds_depend_only_on_the_point_and_replicate(tmp_path: Path) -> None:
         spec.seed_for({"design": "new", "smp": 1}, 0).spawn_key
         != spec.seed_for({"design": "new", "smp": 8}, 0).spawn_key
     )
+    # ... and so do compilers, under the short name or the full one: a compiler axis added to a
+    # sweep keeps the seeds its points had without it
+    for compiler in ("compiler", "driver.compiler"):
+        assert (
+            spec.seed_for({"design": "old", compiler: "gcc12", "smp": 8}, 0).spawn_key
+            == spec.seed_for({"design": "old", "smp": 8}, 0).spawn_key
+        )
     assert spec.seed_for(point, 0).spawn_key != spec.seed_for(point, 1).spawn_key
     # raising replicates keeps every existing run id and seed
     more = SweepSpec.from_toml(mini(tmp_path, reps=4, name="more.toml"))

@@ -425,6 +425,57 @@ def test_a_reset_socket_retransmits_nothing_after_its_rst(
     assert [t for t, f in tap.offered if f.kind == HTTP_REQUEST and t > t_rst] == []
 
 
+def test_a_per_request_client_opens_a_connection_for_each_request_and_closes_it(
+    env: simpy.Environment, make_net: MakeNet, scripted
+) -> None:
+    # Arrivals at 1 and 2 ms, each on its own connection: SYN, the request once the handshake
+    # completes, the response, then the client's FIN (a bare segment). Nothing is pipelined.
+    c, tap, counters = clients(env, make_net, scripted, [1, 1, 1e9], client="per_request")
+    assert c.conns == []
+    env.run(until=0.0025)
+    assert [(f.kind, t) for t, f in tap.offered] == [(TCP_SYN, T(0.001)), (TCP_SYN, T(0.002))]
+    (syn1, syn2) = tap.frames()
+    conn1, conn2 = syn1.meta[1], syn2.meta[1]
+    assert conn1 is not conn2
+    assert conn1.state == CONNECTING
+    for syn in (syn2, syn1):  # the guest takes both SYNs (it acknowledges what it delivers)
+        c.net.acked(syn)
+        c.connected(syn.meta[1], syn.meta[0])
+    requests = tap.frames()[2:]
+    assert [f.kind for f in requests] == [HTTP_REQUEST, HTTP_REQUEST]
+    assert [len(f.meta) for f in requests] == [1, 1]
+    assert [f.size for f in requests] == [REQ_BYTES + 54] * 2
+    c.response(requests[0].meta[0])
+    assert conn2.state == DOWN  # answered: closed
+    assert tap.frames()[-1].kind == TCP_ACK  # its FIN
+    assert counters.http_requests_sent == 2
+    assert counters.http_responses == 1
+    env.run(until=5.1)
+    # (TCP retransmission is off here.) The unanswered request's 5 s timeout resets its
+    # connection; nothing reconnects, and the closed connection sends nothing more.
+    assert [(f.kind, t) for t, f in tap.offered[5:]] == [(TCP_RST, T(5.01))]
+    assert conn1.state == DOWN
+    assert counters.http_timeouts == 1
+
+
+def test_a_per_request_connection_that_never_completes_is_abandoned_at_the_timeout(
+    env: simpy.Environment, make_net: MakeNet, scripted
+) -> None:
+    # During a blackout no handshake completes. Timeout 50 ms: the attempt is abandoned at the
+    # 60 ms watcher tick, so the SYN (first retransmitted at 1 s) is never sent again, and
+    # nothing reconnects; new arrivals keep opening connections at the offered rate.
+    c, tap, counters = clients(
+        env, make_net, scripted, [1] + [100] * 30, client="per_request", request_timeout_s=0.05
+    )
+    env.run(until=2.5)
+    syns = [t for t, f in tap.offered if f.kind == TCP_SYN]
+    assert syns == [T(0.001 + 0.1 * k) for k in range(len(syns))]  # one per arrival, no retry
+    assert len(syns) == 25
+    assert counters.http_requests_sent == 0
+    assert counters.http_timeouts == 25  # the last (2.401 s) timed out at the 2.46 s tick
+    assert c.net.unacked == {}
+
+
 # =============================================================================================
 # Redis servers (workloads.redis)
 # =============================================================================================

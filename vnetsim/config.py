@@ -180,6 +180,11 @@ class WorkloadConfig:
     """HTTP load generator and Redis servers on the host, ping prober, LAN background."""
 
     load_rps: float = _f(5000.0, 0.0, 200_000.0, doc="offered HTTP requests per second")
+    client: str = _f(
+        "keepalive",
+        choices=("keepalive", "per_request"),
+        doc="HTTP client: keep-alive connections that pipeline, or a new connection per request",
+    )
     http_connections: int = _f(128, 1, 100_000, doc="keep-alive client connections")
     pipeline_depth: int = _f(4, 1, 1024, doc="max outstanding requests per connection")
     request_header_bytes: int = _f(160, 0, 16384, doc="HTTP request line + headers")

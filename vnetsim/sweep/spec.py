@@ -15,9 +15,10 @@ root seed::
     smp = [1, 4, 8, 16]
 
 Seeds. Every (point, replicate) gets ``SeedSequence(root_seed, spawn_key=(replicate, k))``
-where ``k`` is a hash of the point's axis values *without the design*: it does not depend on
-worker count, order or on which other points exist, and every design sees the same workload
-randomness at the same replicate (common random numbers, paired comparisons). Raising
+where ``k`` is a hash of the point's axis values *without the design and the compiler*
+(``PAIRED_FIELDS``): it does not depend on worker count, order or on which other points
+exist, and every design and compiler sees the same workload randomness at the same replicate
+(common random numbers, paired comparisons). Raising
 ``replicates`` later only adds runs.
 
 A point's scenario is the base with the typed values of ``[set]``, the point, the horizon and
@@ -46,7 +47,11 @@ AXIS_ALIASES: dict[str, str] = {
     "smp": "guest.smp",
     "load_rps": "workload.load_rps",
     "design": "driver.design",
+    "compiler": "driver.compiler",
 }
+# Axes that pick the driver build rather than the workload: points that differ only in these
+# share their seeds, so designs and compilers are compared on common random numbers.
+PAIRED_FIELDS: frozenset[str] = frozenset({"driver.design", "driver.compiler"})
 # A million runs per point is past any study here; the bound stops a typo (10**9) from
 # building a task list of hundreds of GB before the first run.
 MAX_REPLICATES = 1_000_000
@@ -243,8 +248,9 @@ class SweepSpec:
         return check(cfg, source=_SOURCE)
 
     def workload_key(self, point: dict[str, Any]) -> int:
-        """Hash of the point without its design: equal for designs compared at one point."""
-        shared = {k: v for k, v in point.items() if field_path(k) != "driver.design"}
+        """Hash of the point without its driver build: equal for the designs and compilers
+        compared at one point."""
+        shared = {k: v for k, v in point.items() if field_path(k) not in PAIRED_FIELDS}
         blob = json.dumps(shared, sort_keys=True, default=str).encode()
         return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little")
 

@@ -1,7 +1,10 @@
-"""HTTP load generator on the host: keep-alive connections posting small JSON bodies.
+"""HTTP load generator on the host: clients posting small JSON bodies.
 
-Requests arrive as a Poisson stream at ``load_rps`` (open loop, as a rate-driven load tool) and
-go to a uniformly chosen connection among ``http_connections``. A connection with nothing
+Requests arrive as a Poisson stream at ``load_rps`` (open loop, as a rate-driven load tool).
+``workload.client`` picks how they reach the guest:
+
+* ``keepalive`` (the default): each goes to a uniformly chosen connection among
+  ``http_connections``. A connection with nothing
 outstanding writes the request at once. Otherwise the request waits, and when every outstanding
 response has come back the client writes all waiting requests, up to ``pipeline_depth``, in one
 pipelined write: under load several requests leave as one segment train, which reaches the guest
@@ -13,6 +16,15 @@ TCP with backoff; after ``request_timeout_s`` the client resets the connection (
 fails what it had queued, waits ``reconnect_delay_s`` and reconnects (SYN with its own backoff,
 giving up after ``syn_retries`` and trying again later). Requests for a connection that is down
 fail at once. So inbound traffic decays during a blackout and comes back when RX does.
+
+* ``per_request``: every request opens its own connection (a load tool with keep-alive off,
+  such as ``ab`` without ``-k`` or ``vegeta -keepalive=false``): SYN, the request once the
+  handshake completes, the response, then the client's FIN. One request per connection is
+  never pipelined, so this client makes no multi-buffer frame of its own (requests larger than
+  a buffer still do). A request not answered within ``request_timeout_s`` fails: a written one
+  resets its connection, an unwritten one abandons the connection attempt (its SYN is no
+  longer retransmitted). Nothing reconnects, and new requests keep opening connections at the
+  offered rate during a blackout, so inbound traffic does not decay.
 """
 
 from __future__ import annotations
@@ -51,10 +63,11 @@ class Request:
 
 
 class Connection:
-    __slots__ = ("ack_gen", "client", "epoch", "flow", "outstanding", "queue", "state")
+    __slots__ = ("ack_gen", "client", "epoch", "flow", "one_shot", "outstanding", "queue", "state")
 
-    def __init__(self, client: HttpClients) -> None:
+    def __init__(self, client: HttpClients, *, one_shot: bool = False) -> None:
         self.client = client
+        self.one_shot = one_shot  # per_request: closed after its one request, never reopened
         self.flow = Flow(client.net, self._gave_up)
         self.state = UP
         self.epoch = 0
@@ -67,7 +80,8 @@ class Connection:
             if self.state == CONNECTING and frame.meta and frame.meta[0] == self.epoch:
                 self.state = DOWN  # connect() failed: what waited for it fails too
                 self.client.fail_queued(self)
-                self.client.schedule_reconnect(self)
+                if not self.one_shot:
+                    self.client.schedule_reconnect(self)
         elif self.state == UP and frame.flow is self.flow:
             self.client.reset(self)
 
@@ -96,11 +110,14 @@ class HttpClients:
         self.delayed_ack = wl.delayed_ack_ms * 1e-3
         self._arrivals = arrivals
         self._sizes = sizes
-        self.conns = [Connection(self) for _ in range(wl.http_connections)]
+        self.per_request = wl.client == "per_request"
+        self.conns = (
+            [] if self.per_request else [Connection(self) for _ in range(wl.http_connections)]
+        )
         self.inflight: deque[tuple[float, Request]] = deque()  # (deadline, request), FIFO
         self.c = counters  # http_requests_sent, http_responses, http_timeouts
         if self.rate > 0:
-            env.process(self._arrive())
+            env.process(self._open_per_request() if self.per_request else self._arrive())
         env.process(self._watch_timeouts())
 
     # -- offered load ------------------------------------------------------------------
@@ -152,6 +169,19 @@ class HttpClients:
             if conn.state == UP and not conn.outstanding:
                 self._write_batch(conn)
 
+    def _open_per_request(self) -> simpy.events.ProcessGenerator:
+        """Poisson arrivals, each on a connection of its own, opened at once."""
+        env, draws, size_u = self.env, self._arrivals, self._sizes.uniform
+        mean_gap, lo, span = 1.0 / self.rate, self.body_lo, self.body_span
+        while True:
+            yield env.timeout(draws.exp() * mean_gap)
+            conn = Connection(self, one_shot=True)
+            conn.state = DOWN
+            self._connect(conn)  # the request belongs to the epoch of this handshake
+            req = Request(conn, env.now, lo + int(size_u() * span))
+            conn.queue.append(req)
+            self.inflight.append((env.now + self.timeout, req))
+
     def _write_batch(self, conn: Connection) -> None:
         batch: list[Request] = []
         nbytes = 0
@@ -176,6 +206,9 @@ class HttpClients:
             return
         req.done = True
         self.c.http_responses += 1
+        if conn.one_shot:
+            self._close(conn)
+            return
         if all(r.done for r in conn.outstanding):
             conn.outstanding = []
             if conn.queue:
@@ -207,6 +240,8 @@ class HttpClients:
                 elif not req.failed:
                     req.failed = True  # never sent (connection busy or not up): it fails
                     self.c.http_timeouts += 1
+                    if req.conn.one_shot:
+                        self._abandon(req.conn)
 
     def reset(self, conn: Connection) -> None:
         """Give up on the connection: RST, fail everything, reconnect later."""
@@ -222,8 +257,27 @@ class HttpClients:
         conn.state = DOWN
         net.backend.offer(net.new_frame(None, TCP_RST, 0, None))
         net.close(conn.flow)
+        if conn.one_shot:
+            return
         conn.flow = Flow(net, conn._gave_up)  # a new socket
         self.schedule_reconnect(conn)
+
+    def _close(self, conn: Connection) -> None:
+        """A one-shot connection has its response: the client closes it (its FIN)."""
+        conn.outstanding = []
+        conn.state = DOWN
+        conn.epoch += 1
+        net = self.net
+        net.close(conn.flow)
+        # The FIN is a bare segment like an ACK; its retransmission is left out.
+        net.backend.offer(net.new_frame(None, TCP_ACK, 0, None))
+
+    def _abandon(self, conn: Connection) -> None:
+        """A one-shot connection timed out before its handshake completed: stop connecting."""
+        if conn.state == CONNECTING:
+            conn.state = DOWN
+            conn.epoch += 1  # a handshake completing late is ignored
+            self.net.close(conn.flow)
 
     def fail_queued(self, conn: Connection) -> None:
         for req in conn.queue:
