@@ -84,12 +84,12 @@ class Network:
         self.unacked.pop(frame.fid, None)
 
     def close(self, flow: Flow) -> None:
-        """``flow``'s socket was reset: the kernel drops its send queue, so nothing it held is
-        retransmitted or given up on later (an RST ends the connection on both sides)."""
+        """``flow``'s socket was reset or closed: the kernel drops its send queue, so nothing
+        it held is retransmitted or given up on later. Its entries are dropped when they come
+        due (a scan here would cost O(unacked) per close; a connection per request closes
+        thousands of sockets a second)."""
         flow.held = None
-        dead = [fid for fid, e in self.unacked.items() if e[0].flow is flow]
-        for fid in dead:
-            del self.unacked[fid]
+        flow.closed = True
 
     def _tick(self) -> simpy.events.ProcessGenerator:
         env = self.env
@@ -101,6 +101,8 @@ class Network:
             due = [e for e in self.unacked.values() if e[1] <= now]
             for frame, _, rto, tries, give_up in due:
                 del self.unacked[frame.fid]
+                if frame.flow is not None and frame.flow.closed:
+                    continue
                 limit = self.syn_retries if frame.kind == TCP_SYN else self.retries
                 if tries >= limit:
                     if give_up is not None:
@@ -120,10 +122,11 @@ class Network:
 class Flow:
     """One host TCP sender towards the guest (autocork state)."""
 
-    __slots__ = ("held", "in_tap", "net", "on_give_up")
+    __slots__ = ("closed", "held", "in_tap", "net", "on_give_up")
 
     def __init__(self, net: Network, on_give_up: Callable[[Frame], None] | None = None) -> None:
         self.net = net
+        self.closed = False
         self.in_tap: Frame | None = None
         self.held: Frame | None = None
         self.on_give_up = on_give_up
