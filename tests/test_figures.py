@@ -37,7 +37,7 @@ from vnetsim.analysis.figures import (
     save_figure,
     time_to_outage_vs_smp,
 )
-from vnetsim.analysis.figures.style import design_colour, percent_label
+from vnetsim.analysis.figures.style import NEUTRAL, design_colour, percent_label
 from vnetsim.analysis.fits import exact_proportion_ci
 from vnetsim.cli import main
 from vnetsim.sweep import LoadedSweep, SweepSpec, run_sweep
@@ -552,7 +552,9 @@ def test_kmplot_without_hue_draws_one_named_curve() -> None:
     ax = kmplot(one, cen.drop(columns=["smp", "design"]), curve_label="my-sweep")
     (curve,) = lines_by_gid(ax, "km")
     assert curve.get_label() == "my-sweep"
-    assert to_hex(curve.get_color()) == OKABE_ITO[0].lower()
+    # no hue: the neutral grey, not the first design colour (blue means 0.1.48 elsewhere)
+    assert to_hex(curve.get_color()) == NEUTRAL
+    assert to_hex(curve.get_color()) not in {c.lower() for c in OKABE_ITO}
     assert len(lines_by_gid(ax, "km-censor")) == 1
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["my-sweep", "censored"]
 
@@ -728,3 +730,67 @@ def test_figures_command_leaves_the_analysis_directory_alone(
     assert main(["figures", str(out)]) == 0
     assert snapshot(out / "analysis") == before  # same files, bytes and mtimes
     assert (out / "figures" / "km.pdf").exists()
+
+
+# ----------------------------------------------------------------------------- provenance
+
+
+def _pdf_info(path: Path) -> dict[str, str]:
+    """The PDF Info dictionary's string entries (matplotlib writes them as literal strings,
+    uncompressed; a literal escapes ``(``, ``)`` and ``\\`` with a backslash)."""
+    import re
+
+    data = path.read_bytes().decode("latin-1")
+    out = {}
+    for key in ("Title", "Subject", "Keywords", "Creator"):
+        m = re.search(rf"/{key} \(((?:\\.|[^\\)])*)\)", data)
+        if m:
+            out[key] = re.sub(r"\\(.)", r"\1", m.group(1))
+    return out
+
+
+def test_figures_command_embeds_sweep_hash_version_and_commit_in_png_and_pdf(
+    no_axes_sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    import json
+    import subprocess
+    from importlib.metadata import version
+
+    from vnetsim.analysis import report
+    from vnetsim.version import __version__, source_commit
+
+    out = tmp_path / "sweep"
+    shutil.copytree(no_axes_sweep, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert main(["figures", str(out)]) == 0
+    capsys.readouterr()
+    # what each key must hold, found independently of figure_metadata: the manifest's hash,
+    # the installed package's metadata (may be older than the checkout under an editable
+    # install: recorded as it is), and git HEAD of the checkout vnetsim was imported from
+    expected = {
+        "sweep": "no-axes",
+        "sweep_hash": manifest["sweep_hash"],
+        "vnetsim_version": version("vnetsim"),
+        "drawn_by_commit": source_commit(),
+    }
+    assert expected["vnetsim_version"] == __version__
+    repo = Path(report.__file__).resolve().parents[2]
+    head = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    if head and (repo / "vnetsim" / "version.py").exists():
+        assert expected["drawn_by_commit"] in (head, f"{head}-dirty")
+    with Image.open(out / "figures" / "km.png") as im:
+        text = dict(im.text)
+    for key, value in expected.items():
+        assert text[key] == value, key
+        assert f"{key}={value}" in text["Description"]
+    info = _pdf_info(out / "figures" / "km.pdf")
+    keywords = dict(kv.split("=", 1) for kv in info["Keywords"].split(", "))
+    for key, value in expected.items():
+        assert keywords[key] == value, key
+    assert info["Creator"].startswith(f"vnetsim {expected['vnetsim_version']} (matplotlib")
+    # outside a git checkout the commit is blank, not a made-up value (docs/statistics.md)
+    monkeypatch.setattr(report, "source_commit", lambda: "")
+    sweep = LoadedSweep(out, pd.DataFrame(), manifest)
+    assert report.figure_metadata(sweep)["drawn_by_commit"] == ""

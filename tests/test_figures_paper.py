@@ -447,3 +447,156 @@ def test_split_blackout_marks_the_weighted_estimates_and_the_raw_replays() -> No
     spans = sorted((float(seg[:, 1].min()), float(seg[:, 1].max())) for seg in segs)
     # 0 of 1: [0, 0.975]; 2 of 2: [0.158, 1]
     assert spans == [pytest.approx((0.0, 0.975)), pytest.approx((0.025**0.5, 1.0))]
+
+
+# ------------------------------------------------------------ split cell without batches
+
+
+def _split_run(series, design, smp, horizon=300.0) -> dict:
+    """A split run row with the fields the split analysis reads (``split_series`` as JSON)."""
+    import json
+
+    return {
+        "design": design,
+        "smp": smp,
+        "load_rps": 5000,
+        "estimator": "split",
+        "horizon_s": horizon,
+        "duration_s": horizon,
+        "event_observed": False,
+        "split_series": json.dumps([[float(t), float(p), int(k)] for t, p, k in series]),
+        "split_stopped_s": np.nan,
+        "error": "",
+    }
+
+
+def test_split_cell_without_batches_is_drawn_as_its_exposure_bound() -> None:
+    # nanos-0.1.48 has no multi-buffer batch (as in results/nanos-2099-split): 2 runs of 300 s
+    # give the zero-event Poisson bound −ln(0.05)/600 s = 17.97 /h, and 1 − S(τ) ≤
+    # 1 − 0.05^(1/2) = 77.6 %: the heatmap reads "≤ 78 %" (not "0%"), the hazard figure has a
+    # ▽ at 17.97 /h in the design's colour (it had no point and no marker at all).
+    from vnetsim.analysis import figures
+    from vnetsim.analysis.split import split_summary
+    from vnetsim.sweep import LoadedSweep
+
+    rows = []
+    for smp in (1, 2):
+        rows += [_split_run([], "nanos-0.1.48", smp) for _ in range(2)]
+        rows += [_split_run([(t, 0.0, 20) for t in (10, 20, 30)], "new", smp) for _ in range(2)]
+        rows += [_split_run([(t, 0.1, 20) for t in (10, 20, 30)], "old", smp) for _ in range(2)]
+    runs = pd.DataFrame(rows).assign(run_id=lambda d: [f"r{i}" for i in range(len(d))])
+    summary = split_summary(runs, ["design", "smp", "load_rps"], n_boot=100).assign(
+        estimator="split"
+    )
+    manifest = {"name": "t", "axes": ["design", "smp", "load_rps"], "horizon_s": 300.0}
+    sweep = LoadedSweep(Path("in-memory"), runs, manifest)
+    wanted = {"split_p_outage_heatmap", "split_hazard_vs_smp"}
+    specs = [f for f in figures.FIGURES if f.name in wanted]
+    drawn = dict(figures.draw_all(sweep, {"split_summary": summary}, specs).figures)
+    assert set(drawn) == wanted
+
+    heat = drawn["split_p_outage_heatmap"]
+    (panel,) = [ax for ax in heat.axes if ax.get_title() == design_label("nanos-0.1.48")]
+    assert sorted(t.get_text() for t in panel.texts) == ["≤ 78 %", "≤ 78 %"]
+    assert "0%" not in [t.get_text() for ax in heat.axes for t in ax.texts]
+
+    hz = drawn["split_hazard_vs_smp"]
+    ax = hz.axes[0]
+    colour = design_colour("nanos-0.1.48").lower()
+    bounds = [
+        ln
+        for ln in ax.get_lines()
+        if ln.get_gid() == "hazard-bound" and to_hex(ln.get_color()) == colour
+    ]
+    (bound,) = bounds
+    assert bound.get_marker() == "v"
+    np.testing.assert_allclose(bound.get_ydata(), [-np.log(0.05) / 600 * 3600] * 2, rtol=1e-9)
+    lo, hi = ax.get_ylim()
+    assert lo < 17.97 < hi  # inside the axis, not clipped away
+    legend = [t.get_text() for t in hz.legends[0].get_texts()]
+    assert design_label("nanos-0.1.48") in legend
+    assert BOUND_LABEL in legend
+
+
+# ------------------------------------------------------- colours of non-design hues
+
+
+def _artist_colours(fig) -> set[str]:
+    """Every colour a figure's lines, markers, bands, bars and legend keys are drawn in."""
+    out: set[str] = set()
+
+    def add(c) -> None:
+        arr = np.atleast_2d(matplotlib.colors.to_rgba_array(c))
+        out.update(to_hex(rgba, keep_alpha=False) for rgba in arr if rgba[3] > 0)
+
+    for ax in fig.axes:
+        for ln in ax.get_lines():
+            add(ln.get_color())
+            for mc in (ln.get_markerfacecolor(), ln.get_markeredgecolor()):
+                if mc not in ("none", None):
+                    add(mc)
+        for coll in ax.collections:
+            add(coll.get_edgecolor())
+            add(coll.get_facecolor())
+        for patch in ax.patches:
+            add(patch.get_facecolor())
+    for legend in [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]:
+        for handle in legend.legend_handles:
+            if hasattr(handle, "get_color"):
+                add(handle.get_color())
+    return out
+
+
+def test_no_hue_other_than_the_design_uses_a_design_colour() -> None:
+    from vnetsim.analysis.figures.style import (
+        DESIGN_ORDER,
+        NEUTRAL,
+        hue_palette,
+        sequential_palette,
+    )
+
+    # every colour a design can get: the three of the incident and the hashed ones of any
+    # other name, i.e. the whole Okabe–Ito palette (black included)
+    names = [*DESIGN_ORDER, *(f"design-{i}" for i in range(64))]
+    design_colours = {design_colour(d).lower() for d in names} | {c.lower() for c in OKABE_ITO}
+    for n in range(1, 13):
+        levels = list(range(n))
+        for hue in ("load_rps", "smp", None):
+            colours = hue_palette(hue, levels)
+            assert not set(colours.values()) & design_colours, (hue, n)
+            assert len(set(colours.values())) == n  # still one colour per level
+        assert sequential_palette(levels) == hue_palette("load_rps", levels)
+    assert hue_palette(None, [None]) == {None: NEUTRAL}
+
+    # the RMST figure colours its load lines: greys, told apart by marker and line style
+    rows = [
+        {"design": d, "smp": smp, "load_rps": load, "rmst_s": 900.0 / (1 + smp * load / 5000)}
+        for d in DESIGNS
+        for smp in (1, 4, 16)
+        for load in (1000, 2500, 5000)
+    ]
+    summary = pd.DataFrame(rows).assign(
+        rmst_tau_s=900.0,
+        rmst_ci_lower_s=lambda d: 0.8 * d["rmst_s"],
+        rmst_ci_upper_s=lambda d: np.minimum(900.0, 1.2 * d["rmst_s"]),
+    )
+    rmst = time_to_outage_vs_smp(summary, x="smp", hue="load_rps", facet="design")
+    assert not _artist_colours(rmst) & design_colours
+    lines = [ln for ln in rmst.axes[0].get_lines() if ln.get_gid() == "rmst_s"]
+    assert len({ln.get_marker() for ln in lines}) == 3
+    assert len({str(ln.get_linestyle()) for ln in lines}) == 3
+
+    # KM curves and the hazard figure coloured by SMP or by nothing: no design colour either
+    km_rows = [
+        {"smp": smp, "time_s": t, "survival": s, "ci_lower": s - 0.1, "ci_upper": s}
+        for smp in (1, 4)
+        for t, s in [(0.0, 1.0), (5.0, 0.5)]
+    ]
+    km = pd.DataFrame(km_rows)
+    km_fig = km_figure(km, km.iloc[0:0][["smp", "time_s", "survival"]], facet=None, hue="smp")
+    assert not _artist_colours(km_fig) & design_colours
+    one = hazard_summary()
+    one = one[(one["design"] == "old") & (one["load_rps"] == 2500)].drop(columns="design")
+    assert not _artist_colours(hazard_figure(one, hue=None, facet=None)) & design_colours
+    # ... while a design hue keeps the fixed design colours
+    assert to_hex(design_colour("old")) in _artist_colours(hazard_figure(hazard_summary()))

@@ -485,3 +485,113 @@ def test_error_rows_counted_not_used():
     assert s.loc["new", "n_errors"] == 1
     assert math.isnan(s.loc["new", "survival_tau"])
     assert sa.split_curves(frame(rows), "design", n_boot=0)["design"].unique().tolist() == ["old"]
+
+
+# --- a cell without any multi-buffer batch (issue 9, audit gap 2) --------------------------
+
+
+def test_cell_without_any_batch_gets_the_zero_event_poisson_bound_on_its_exposure():
+    # Two runs, horizon 300 s, no split batch at all (like nanos-0.1.48 in nanos-2099-split):
+    # no replay to count, so the bound is the zero-event one-sided Poisson bound on the run
+    # exposure T = 600 s (the rule of a plain cell without an outage), by hand
+    # λ⁺ = −ln(0.05) / T = 2.9957 / 600 s = 17.97 /h; S(τ) gets the matching bound
+    # exp(−λ⁺·τ) = 0.05^(300/600) = 0.05^(1/2) = 0.2236 (1 − S ≤ 77.6 %).
+    from vnetsim.analysis import fits
+
+    runs = frame([split_row([], horizon=300.0) for _ in range(2)])
+    s = sa.split_summary(runs, [], n_boot=200).iloc[0]
+    lam = -math.log(0.05) / 600.0
+    assert s["batches"] == 0
+    assert s["replays"] == 0
+    assert math.isnan(s["p_batch_upper"])  # no batch: no per-batch bound
+    assert s["hazard_per_hour_upper"] == pytest.approx(3600.0 * lam, rel=1e-12)
+    assert s["hazard_per_hour_upper"] == pytest.approx(17.9744, rel=1e-5)
+    assert s["hazard_per_hour_upper"] == 3600.0 * fits.poisson_rate_upper(0, 600.0)
+    assert s["hazard_per_hour_upper_method"] == "exposure"
+    assert bool(s["hazard_is_bound"])
+    assert s["survival_tau"] == 1.0
+    assert s["survival_tau_ci_lower"] == pytest.approx(0.05**0.5, rel=1e-12)
+    assert s["survival_tau_ci_method"] == sa.CI_EXPOSURE_BOUND
+    # the curve's band takes the same bound at every time: exp(−λ⁺·t)
+    c = sa.split_curves(runs, [], times=[0.0, 150.0, 300.0], n_boot=200)
+    np.testing.assert_allclose(c["ci_lower"], np.exp(-lam * np.array([0.0, 150.0, 300.0])))
+    assert c["ci_method"].tolist() == [sa.CI_EXPOSURE_BOUND] * 3
+    # a cell with batches and no failure keeps the (tighter) replay bound, and says so
+    r = sa.split_summary(frame(constant_runs(2, 0.0, k=20, times=range(1, 6))), [], n_boot=0)
+    assert r.iloc[0]["hazard_per_hour_upper_method"] == "replays"
+    # a cell with an outage has no bound, and is not flagged as one
+    f = sa.split_summary(frame(constant_runs(2, 0.1)), [], n_boot=0).iloc[0]
+    assert math.isnan(f["hazard_per_hour_upper"])
+    assert not f["hazard_is_bound"]
+
+
+def test_certification_and_split_summary_bounds_of_a_fixed_cell_differ_as_documented():
+    # docs/split-statistics.md: certification's hazard_upper_per_h is the model-free bound on
+    # the time exposure Σ∫S_r; split_summary's hazard_per_hour_upper for a cell with batches
+    # is the replay bound, which conditions on the batch rate. Two runs of 10 s each, batches
+    # at 1..5 s with K = 20 and no failure: exposure bound −ln(0.05)/20 s·3600 = 539 /h;
+    # replay bound (1 − 0.05^(1/200))·(10 batches / 20 s)·3600 = 26.9 /h.
+    from vnetsim.analysis import inference
+
+    fixed = constant_runs(2, 0.0, k=20, times=range(1, 6), horizon=10.0, design="new", smp=1)
+    old = constant_runs(2, 0.1, k=20, times=range(1, 6), horizon=10.0, design="old", smp=1)
+    runs = frame([*fixed, *old])
+    cert = inference.certification(runs, strata=["smp"])
+    cell = cert[(cert["scope"] == "cell") & (cert["estimator"] == "split")].iloc[0]
+    assert cell["hazard_upper_per_h"] == pytest.approx(-math.log(0.05) / 20.0 * 3600.0)
+    assert cell["hazard_upper_method"] == "exposure"
+    s = sa.split_summary(runs, ["design"], n_boot=0).set_index("design").loc["new"]
+    assert s["hazard_per_hour_upper"] == pytest.approx((1 - 0.05 ** (1 / 200)) * 0.5 * 3600)
+    assert s["hazard_per_hour_upper_method"] == "replays"
+
+
+# --- degenerate bootstrap samples (issue 9, audit gap 6) -----------------------------------
+
+
+def test_degenerate_bootstrap_samples_give_the_value_and_name_the_method_without_warnings():
+    import warnings
+
+    # Three identical runs, p̂ = 0.1 at t = 1..10 with K = 10: every resample is the sample,
+    # so each interval is the value itself (hazard per batch 0.1, S(τ) = 0.9^10) and the
+    # method column says "constant".
+    same = frame(constant_runs(3, 0.1))
+    # A reference without any batch beside a failing level: the outage-rate ratio is +inf in
+    # every resample (0 in the denominator), and between two failure-free levels 0/0 = NaN:
+    # scipy's percentile bootstrap warned (DegenerateDataWarning, naming BCa) on both.
+    failing = constant_runs(3, 0.2, horizon=20.0, design="old")
+    immune = [split_row([], horizon=20.0, design="a-no-batch") for _ in range(3)]
+    fixed = constant_runs(3, 0.0, horizon=20.0, design="new")
+    runs = frame([*failing, *immune, *fixed])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = sa.split_summary(same, [], n_boot=200).iloc[0]
+        c = sa.split_compare(
+            runs, "design", compare="design", reference="a-no-batch", n_boot=200, n_perm=99
+        ).set_index("design")
+        k = sa.split_curves(same, [], times=[0.0, 5.0, 20.0], n_boot=200)
+    assert not [w for w in caught if issubclass(w.category, stats.DegenerateDataWarning)]
+    assert (s["hazard_per_batch_ci_lower"], s["hazard_per_batch_ci_upper"]) == (
+        pytest.approx(0.1),
+        pytest.approx(0.1),
+    )
+    assert s["hazard_per_batch_ci_method"] == sa.CI_CONSTANT
+    assert s["survival_tau_ci_lower"] == pytest.approx(0.9**10) == s["survival_tau_ci_upper"]
+    assert s["survival_tau_ci_method"] == sa.CI_CONSTANT
+    assert k["ci_method"].tolist() == [sa.CI_CONSTANT] * 3
+    np.testing.assert_allclose(k["ci_lower"], [1.0, 0.9**5, 0.9**10])
+    # old against a reference with no outage: ratio +inf in every resample: "constant" inf
+    old = c.loc["old"]
+    assert np.isinf(old["hazard_ratio"])
+    assert np.isinf(old["hazard_ratio_ci_lower"])
+    assert old["hazard_ratio_ci_method"] == sa.CI_CONSTANT
+    # new against it: 0/0 in every resample: no interval, and the table says so
+    new = c.loc["new"]
+    assert math.isnan(new["hazard_ratio"])
+    assert math.isnan(new["hazard_ratio_ci_lower"])
+    assert new["hazard_ratio_ci_method"] == sa.CI_NONE
+    assert new["rmst_diff_ci_method"] == sa.CI_CONSTANT  # both RMST = τ in every resample
+    # an ordinary sample: the percentile bootstrap, labelled as such
+    mixed = frame([*constant_runs(2, 0.1), *constant_runs(2, 0.3)])
+    m = sa.split_summary(mixed, [], n_boot=200).iloc[0]
+    assert m["hazard_per_batch_ci_method"] == sa.CI_PERCENTILE
+    assert m["hazard_per_batch_ci_lower"] < 0.2 < m["hazard_per_batch_ci_upper"]

@@ -39,6 +39,7 @@ _CERT_COLUMNS = [
     "exposure_h",
     "events",
     "hazard_upper_per_h",
+    "hazard_upper_method",
     "runs_reference",
     "exposure_reference_h",
     "events_reference",
@@ -80,6 +81,7 @@ def _certify(
         "hazard_upper_per_h": (
             3600.0 * poisson_rate_upper(events, exposure, confidence) if exposure > 0 else _INF
         ),
+        "hazard_upper_method": "exposure",
         "runs_reference": int(cells["runs_r"].sum()),
         "exposure_reference_h": exposure_ref / 3600.0,
         "events_reference": cells["events_r"].sum(),
@@ -159,7 +161,10 @@ def certification(
         runs of both; the pooled row uses only those), ``runs``, ``exposure_h`` (design
         run-hours; Σ∫S_r for split), ``events`` (expected outages for split),
         ``hazard_upper_per_h`` (one-sided Poisson bound chi2.ppf(confidence, 2k + 2) / 2T;
-        inf without exposure), ``runs_reference``, ``exposure_reference_h``,
+        inf without exposure), ``hazard_upper_method`` (``"exposure"``: that bound is on the
+        time exposure, model-free; split_summary's ``hazard_per_hour_upper`` may instead be
+        the tighter replay bound, ``hazard_per_hour_upper_method = "replays"``,
+        docs/split-statistics.md), ``runs_reference``, ``exposure_reference_h``,
         ``events_reference``, ``reference_hazard_per_h`` with its exact two-sided chi-square
         interval ``reference_hazard_ci_lower_per_h``/``_upper_per_h``;
         ``ratio_upper``: one-sided upper bound on design/reference (plain: the exact

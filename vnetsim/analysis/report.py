@@ -6,7 +6,8 @@
 ``vnetsim analyze`` (under ``DIR/analysis/``).  :func:`draw_figures` draws the declared
 figures (:mod:`vnetsim.analysis.figures`) from tables computed in memory, so that they follow
 the stored runs, and writes PNG and PDF under ``DIR/figures/`` only, each carrying the sweep
-hash and the vnetsim version; it never touches ``DIR/analysis/``.
+hash, the vnetsim version and the drawing commit (:func:`figure_metadata`); it never touches
+``DIR/analysis/``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vnetsim.analysis import checks, inference, survival
+from vnetsim.analysis import cells, checks, inference, survival
 from vnetsim.config import ConfigError
 from vnetsim.sweep import LoadedSweep, load_sweep
 from vnetsim.version import __version__, source_commit
@@ -91,6 +92,11 @@ def compare_axis(axes: Sequence[str]) -> str:
     return "design" if "design" in axes or not axes else axes[0]
 
 
+DEFAULT_MEDIAN_RULE = "first"
+"""The median where S is exactly 0.5: the first such time (lifelines, scipy); ``"midpoint"``
+is R survival's rule (docs/statistics.md)."""
+DEFAULT_TARGET_RATIO = 0.01
+"""The certification's claim: the design's hazard below this fraction of the reference's."""
 SPLIT_SEED = 2099  # bootstrap and permutation seed of the split tables (reproducible tables)
 SPLIT_GRID_POINTS = 101
 SPLIT_SUMMARY_COLUMNS = (
@@ -110,6 +116,7 @@ SPLIT_SUMMARY_COLUMNS = (
     "rmst_s",
     "p_batch_upper",
     "hazard_per_hour_upper",
+    "hazard_per_hour_upper_method",
 )
 
 
@@ -121,16 +128,22 @@ def split_rows(runs: pd.DataFrame) -> pd.Series:
 
 
 def analyze(
-    sweep: LoadedSweep, *, times_s: Sequence[float] = DEFAULT_TIMES_S
+    sweep: LoadedSweep,
+    *,
+    times_s: Sequence[float] = DEFAULT_TIMES_S,
+    median_rule: str = DEFAULT_MEDIAN_RULE,
+    target_ratio: float = DEFAULT_TARGET_RATIO,
 ) -> dict[str, pd.DataFrame]:
     """Survival tables of a sweep, grouped by its axes (pure: writes nothing).
 
     Plain runs give the Kaplan–Meier tables (``survival.analyze``), with P(outage) at
-    ``times_s`` and at the sweep's horizon. Split-estimator runs give ``split_summary``,
+    ``times_s`` and at the sweep's horizon, medians by ``median_rule`` (``"first"``, or R's
+    ``"midpoint"``). Split-estimator runs give ``split_summary``,
     ``split_curves`` (on a grid of the horizon plus ``times_s``) and, when the compared axis
     has two or more values, ``split_compare`` (``vnetsim.analysis.split``); a split run's own
-    path is conditioned on surviving, so it never enters the Kaplan–Meier tables.
-    ``ConfigError`` if the sweep has no runs yet.
+    path is conditioned on surviving, so it never enters the Kaplan–Meier tables. The tables
+    across cells are :func:`inference_tables` (certification against ``target_ratio``).
+    Every table has an ``estimator`` column. ``ConfigError`` if the sweep has no runs yet.
     """
     if sweep.runs.empty:
         raise ConfigError(f"{sweep.path}: no finished runs to analyse")
@@ -147,17 +160,32 @@ def analyze(
     compare = compare_axis(sweep.axes)
     tables: dict[str, pd.DataFrame] = {}
     if not plain.empty:
-        plain_tables = survival.analyze(plain, sweep.axes, compare=compare, times_s=times)
+        plain_tables = survival.analyze(
+            plain, sweep.axes, compare=compare, times_s=times, median_rule=median_rule
+        )
         tables.update(_labelled(plain_tables, "kaplan-meier"))
     if not split.empty:
         split_tables = _split_tables(split, sweep.axes, compare, sweep.horizon_s, times)
         tables.update(_labelled(split_tables, "split"))
-    tables.update(inference_tables(sweep.runs, sweep.axes, compare, plain_logrank=not plain.empty))
+    tables.update(
+        inference_tables(
+            sweep.runs,
+            sweep.axes,
+            compare,
+            plain_logrank=not plain.empty,
+            target_ratio=target_ratio,
+        )
+    )
     return tables
 
 
 def inference_tables(
-    runs: pd.DataFrame, axes: Sequence[str], compare: str, *, plain_logrank: bool = True
+    runs: pd.DataFrame,
+    axes: Sequence[str],
+    compare: str,
+    *,
+    plain_logrank: bool = True,
+    target_ratio: float = DEFAULT_TARGET_RATIO,
 ) -> dict[str, pd.DataFrame]:
     """The tables across cells (``vnetsim.analysis.inference``), for plain and split rows.
 
@@ -165,7 +193,9 @@ def inference_tables(
     (plain runs only); ``pooled``: each value against the reference (``old`` if swept) over
     all cells; ``trend``: hazard per doubling of SMP and load, per value of the other axes;
     ``certification``: each value's bound against the reference's hazard, per cell and
-    pooled, with the run-hours a ratio below 1 % needs. Empty when ``compare`` is no axis.
+    pooled, with the run-hours a ratio below ``target_ratio`` (default 1 %) needs. Empty when
+    ``compare`` is no axis. Each has an ``estimator`` column (``plain`` or ``split``, per row:
+    these tables model counts and exposures, not Kaplan–Meier curves).
     """
     if compare not in axes or runs[compare].nunique() < 2:
         return {}
@@ -174,9 +204,10 @@ def inference_tables(
     out: dict[str, pd.DataFrame] = {}
     if plain_logrank:
         plain = runs.loc[~split_rows(runs)]
-        out["logrank"] = inference.small_sample_logrank(
+        logrank = inference.small_sample_logrank(
             plain, list(axes), compare=compare, seed=SPLIT_SEED
         )
+        out.update(_labelled({"logrank": logrank}, cells.PLAIN))
     pooled = inference.pooled_comparison(runs, compare=compare, strata=strata)
     out["pooled"] = pooled
     trend_by = [a for a in axes if a not in TREND_COVARIATES]
@@ -186,7 +217,12 @@ def inference_tables(
         ref = pooled["reference"].iloc[0]
         certified = [
             inference.certification(
-                runs, design=level, reference=ref, strata=strata, compare=compare
+                runs,
+                design=level,
+                reference=ref,
+                strata=strata,
+                compare=compare,
+                target_ratio=target_ratio,
             ).assign(**{compare: level, "reference": ref})
             for level in sorted_values(runs[compare])
             if level != ref
@@ -254,11 +290,15 @@ def write_tables(tables: Mapping[str, pd.DataFrame], directory: str | Path) -> l
 
 
 def analyze_dir(
-    source: str | Path | LoadedSweep, *, times_s: Sequence[float] = DEFAULT_TIMES_S
+    source: str | Path | LoadedSweep,
+    *,
+    times_s: Sequence[float] = DEFAULT_TIMES_S,
+    median_rule: str = DEFAULT_MEDIAN_RULE,
+    target_ratio: float = DEFAULT_TARGET_RATIO,
 ) -> dict[str, pd.DataFrame]:
     """Survival tables of a sweep directory (or loaded sweep), written to ``DIR/analysis``."""
     sweep = source if isinstance(source, LoadedSweep) else load_sweep(source)
-    tables = analyze(sweep, times_s=times_s)
+    tables = analyze(sweep, times_s=times_s, median_rule=median_rule, target_ratio=target_ratio)
     write_tables(tables, sweep.path / "analysis")
     return tables
 
@@ -321,14 +361,22 @@ class WrittenFigures:
 
 
 def figure_metadata(sweep: LoadedSweep) -> dict[str, str]:
-    """Provenance embedded in every figure file: the sweep, the package version, the commit
-    of the code that drew the figure and the one that ran the sweep."""
+    """Provenance embedded in every figure file (docs/statistics.md, "Figure metadata").
+
+    ``sweep`` and ``sweep_hash``: the manifest's name and hash; ``vnetsim_version``: the
+    installed package's metadata (``vnetsim.__version__``; under an editable install it was
+    written at install time and can be older than the checkout); ``drawn_by_commit``: git
+    HEAD of the checkout the drawing code was imported from, ``-dirty`` appended when the
+    package has uncommitted changes, blank when it is not a git checkout
+    (``version.source_commit``); ``runs_from_commit``: the commit the manifest recorded for
+    the runs. Both are recorded as they are: neither is derived from the other.
+    """
     return {
-        "sweep": str(sweep.manifest.get("name")),
-        "sweep_hash": str(sweep.manifest.get("sweep_hash")),
+        "sweep": str(sweep.manifest.get("name") or ""),
+        "sweep_hash": str(sweep.manifest.get("sweep_hash") or ""),
         "vnetsim_version": __version__,
-        "drawn_by_commit": source_commit() or "unknown (not a git checkout)",
-        "runs_from_commit": str(sweep.manifest.get("git_commit")),
+        "drawn_by_commit": source_commit(),
+        "runs_from_commit": str(sweep.manifest.get("git_commit") or ""),
     }
 
 

@@ -21,7 +21,8 @@ bootstrap used throughout:
 * :func:`split_compare`: differences between levels of a column (e.g. the design), with
   bootstrap intervals and permutation p-values.
 
-Resampling is done by :func:`scipy.stats.bootstrap` (``method="percentile"``) and
+Resampling is done by :func:`scipy.stats.bootstrap` (``method="percentile"``; degenerate and
+undefined resamples handled here, the method named in ``*_ci_method``) and
 :func:`scipy.stats.permutation_test`; the zero-failure bound is
 :func:`scipy.stats.binomtest`'s exact (Clopper–Pearson) interval. What is written here is only
 what those do not provide: parsing the series into step functions, and statistics of a *curve
@@ -36,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -43,6 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from vnetsim.analysis.fits import poisson_rate_upper
 from vnetsim.analysis.survival import _as_list, _check_columns, _error_mask, _groups
 from vnetsim.scenario.split import conditional_survival
 
@@ -76,6 +79,7 @@ _CURVE_COLUMNS = [
     "cumhaz_ci_lower",
     "cumhaz_ci_upper",
     "n_runs",
+    "ci_method",
 ]
 # Elements of one bootstrap call for the curve band: the resampled array is (times, batch,
 # runs), so the batch size is chosen to keep it at a few tens of MB.
@@ -151,6 +155,19 @@ def _zero_failure_upper(g: _Group, confidence: float) -> float | None:
     if replays == 0 or any(r.p.any() or math.isfinite(r.own) for r in g.runs):
         return None
     return _no_failure_upper(replays, confidence)
+
+
+def _no_batch_rate_upper(g: _Group, confidence: float) -> float | None:
+    """The zero-event one-sided Poisson bound on the group's hazard, per second, from its run
+    exposure Σ e_r (``fits.poisson_rate_upper``: −ln(1 − confidence) / Σ e_r, the rule a plain
+    cell without an outage gets), when the group has no split batch at risk at all and no
+    path had an own outage; None otherwise. With no batch there is nothing for the replay
+    bound to count, and "no batch, so no hazard" would be a claim of the model, not of the
+    data."""
+    exposure = float(sum(r.exposure for r in g.runs))
+    if not g.runs or any(r.t.size or math.isfinite(r.own) for r in g.runs) or not exposure > 0:
+        return None
+    return poisson_rate_upper(0.0, exposure, confidence)
 
 
 def _zero_failure_bound(runs: list[_Run], p_upper: float, times: np.ndarray) -> np.ndarray:
@@ -296,6 +313,24 @@ def _percentile(dist: np.ndarray, confidence: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+CI_PERCENTILE = "percentile"
+"""Percentile bootstrap interval over runs (every resample gave a finite statistic)."""
+CI_DEFINED = "percentile-defined"
+"""Percentile interval over the resamples where the statistic is defined (NaN resamples, e.g.
+0/0, left out; order statistics, so ±inf resamples are kept as limits)."""
+CI_CONSTANT = "constant"
+"""Every (defined) resample gave the same value, e.g. all runs equal: the interval is that
+value, without interpolation."""
+CI_NONE = "none"
+"""No interval: fewer than 2 runs, ``n_boot = 0``, or the statistic undefined in every
+resample."""
+CI_REPLAY_BOUND = "replay-bound"
+"""Survival: the lower limit is the zero-failure bound from the replays (upper limit 1)."""
+CI_EXPOSURE_BOUND = "exposure-bound"
+"""Survival: no batch at all; the lower limit is the zero-event Poisson bound on the runs'
+exposure, exp(−λ_up·t) (upper limit 1)."""
+
+
 def _bootstrap(
     data: tuple[np.ndarray, ...],
     statistic: Callable[..., np.ndarray],
@@ -305,15 +340,22 @@ def _bootstrap(
     n_boot: int,
     rng: np.random.Generator,
     batch: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Percentile bootstrap interval over runs (axis 0 of every array in ``data``).
 
-    NaN where a sample has fewer than 2 runs (nothing to resample) or ``n_boot`` is 0.
+    Returns the limits and, per statistic, the method that gave them (``CI_*``): NaN and
+    :data:`CI_NONE` where a sample has fewer than 2 runs (nothing to resample) or ``n_boot``
+    is 0. A degenerate sample (every resample equal, e.g. all runs alike) gets that value as
+    both limits (:data:`CI_CONSTANT`); resamples with NaN or ±inf are handled by
+    :func:`_percentile` (:data:`CI_DEFINED`). scipy's ``DegenerateDataWarning`` (which it
+    raises, naming BCa even for the percentile method, whenever a limit comes out NaN) is
+    therefore handled here and never reaches the user.
     """
     shape = np.shape(statistic(*data, axis=0))
     if n_boot <= 0 or min(len(d) for d in data) < 2:
-        return np.full(shape, _NAN), np.full(shape, _NAN)
-    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.full(shape, _NAN), np.full(shape, _NAN), np.full(shape, CI_NONE, dtype=object)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         res = stats.bootstrap(
             data,
             statistic,
@@ -326,18 +368,22 @@ def _bootstrap(
             method="percentile",
             rng=rng,
         )
-    lo = np.asarray(res.confidence_interval.low, dtype=float)
-    hi = np.asarray(res.confidence_interval.high, dtype=float)
+    lo = np.array(res.confidence_interval.low, dtype=float, ndmin=1).ravel()
+    hi = np.array(res.confidence_interval.high, dtype=float, ndmin=1).ravel()
     dist = np.asarray(res.bootstrap_distribution, dtype=float)
-    bad = ~np.all(np.isfinite(dist), axis=-1)
-    if np.any(bad):
-        # scipy interpolates, which NaN/inf resamples poison: redo just those statistics.
-        lo, hi = np.array(lo, ndmin=1), np.array(hi, ndmin=1)
-        flat = dist.reshape(-1, dist.shape[-1])
-        for j in np.flatnonzero(np.ravel(bad)):
-            lo[j], hi[j] = _percentile(flat[j], confidence)
-        lo, hi = lo.reshape(shape), hi.reshape(shape)
-    return lo, hi
+    flat = dist.reshape(-1, dist.shape[-1])
+    method = np.full(flat.shape[0], CI_PERCENTILE, dtype=object)
+    # scipy interpolates, which NaN/inf resamples poison: redo just those statistics.
+    for j in np.flatnonzero(~np.all(np.isfinite(flat), axis=-1)):
+        lo[j], hi[j] = _percentile(flat[j], confidence)
+        method[j] = CI_NONE if math.isnan(lo[j]) else CI_DEFINED
+    # Degenerate: the defined resamples all have one value (inf included).
+    defined = ~np.isnan(flat)
+    first = flat[np.arange(flat.shape[0]), defined.argmax(axis=-1)]
+    constant = defined.any(axis=-1) & np.all(~defined | (flat == first[:, None]), axis=-1)
+    lo[constant] = hi[constant] = first[constant]
+    method[constant] = CI_CONSTANT
+    return lo.reshape(shape), hi.reshape(shape), method.reshape(shape)
 
 
 def _mean(x: np.ndarray, axis: int) -> np.ndarray:
@@ -357,11 +403,12 @@ def _scalar_ci(
     confidence: float,
     n_boot: int,
     rng: np.random.Generator,
-) -> tuple[float, float]:
-    lo, hi = _bootstrap(
+) -> tuple[float, float, str]:
+    """One statistic's interval and the method that gave it (``CI_*``)."""
+    lo, hi, method = _bootstrap(
         data, statistic, paired=paired, confidence=confidence, n_boot=n_boot, rng=rng
     )
-    return float(lo), float(hi)
+    return float(lo), float(hi), str(method)
 
 
 # ---------------------------------------------------------------------------
@@ -449,6 +496,7 @@ def _curve(
     # the same between two consecutive distinct horizons, so each stretch is one bootstrap.
     stretch = np.searchsorted(ends, grid, side="left")
     surv, lo, hi = (np.full(grid.size, _NAN) for _ in range(3))
+    method = np.full(grid.size, CI_NONE, dtype=object)
     n_runs = np.zeros(grid.size, dtype=int)
     for j in np.unique(stretch):
         if j == ends.size:
@@ -458,7 +506,7 @@ def _curve(
         sub = m[np.ix_(rows, cols)]
         surv[cols] = sub.mean(axis=0)
         n_runs[cols] = int(rows.sum())
-        lo[cols], hi[cols] = _bootstrap(
+        lo[cols], hi[cols], method[cols] = _bootstrap(
             (sub,),
             _mean,
             paired=False,
@@ -468,15 +516,22 @@ def _curve(
             batch=max(1, _BOOT_ELEMENTS // sub.size),
         )
     p_upper = _zero_failure_upper(g, confidence)
-    if p_upper is not None:
-        # No replay failed: S̄ = 1 and a bootstrap band of [1, 1] would hide how little was
-        # seen; the lower limit is the exact bound instead (runs observed to each time).
+    rate_upper = _no_batch_rate_upper(g, confidence)
+    if p_upper is not None or rate_upper is not None:
+        # No replay failed (or there was no batch to fail): S̄ = 1 and a bootstrap band of
+        # [1, 1] would hide how little was seen; the lower limit is the exact bound instead
+        # (runs observed to each time): from the replays, else from the runs' exposure.
         for j in np.unique(stretch):
             if j == ends.size:
                 continue
             cols = stretch == j
             kept = [r for r, ok in zip(g.runs, horizon >= ends[j], strict=True) if ok]
-            lo[cols] = _zero_failure_bound(kept, p_upper, grid[cols])
+            if p_upper is not None:
+                lo[cols] = _zero_failure_bound(kept, p_upper, grid[cols])
+                method[cols] = CI_REPLAY_BOUND
+            elif rate_upper is not None:
+                lo[cols] = np.exp(-rate_upper * grid[cols])
+                method[cols] = CI_EXPOSURE_BOUND
     with np.errstate(divide="ignore"):
         # + 0.0 turns -log(1) = -0.0 into 0.0. The band of H is the band of S transformed
         # (percentile intervals are equivariant under monotone maps); the limits swap.
@@ -491,6 +546,7 @@ def _curve(
             "cumhaz_ci_lower": cumhaz_lo,
             "cumhaz_ci_upper": cumhaz_hi,
             "n_runs": n_runs,
+            "ci_method": method,
         }
     )
 
@@ -537,9 +593,13 @@ def split_curves(
         where no replay of the group failed and no path had an own outage, ``ci_lower`` is the
         exact bound (1 − p̄)^B̄(t) instead (``split_summary``'s ``p_batch_upper``, B̄(t) the
         mean number of batches by t).
+        Where the group had no split batch at all (and no own outage), ``ci_lower`` is the
+        zero-event Poisson bound exp(−λ⁺t), λ⁺ = −ln(1 − confidence) / Σ exposure.
         ``cumhaz`` = H(t) = −log S̄(t) (inf where S̄ = 0); its band is the survival band
         transformed (``cumhaz_ci_lower = −log ci_upper``). After every horizon, NaN and
-        ``n_runs = 0``.
+        ``n_runs = 0``. ``ci_method`` names what gave the band at each time (``CI_*``:
+        ``percentile``, ``percentile-defined``, ``constant``, ``none``, ``replay-bound``,
+        ``exposure-bound``).
     """
     by = _as_list(by)
     given = None
@@ -571,28 +631,38 @@ _SUMMARY_COLUMNS = [
     "hazard_per_batch",
     "hazard_per_batch_ci_lower",
     "hazard_per_batch_ci_upper",
+    "hazard_per_batch_ci_method",
     "hazard_per_hour",
     "hazard_per_hour_ci_lower",
     "hazard_per_hour_ci_upper",
+    "hazard_per_hour_ci_method",
     "batches_per_hour",
     "outage_rate_per_hour",
     "outage_rate_per_hour_ci_lower",
     "outage_rate_per_hour_ci_upper",
+    "outage_rate_per_hour_ci_method",
     "tau_s",
     "runs_tau",
     "survival_tau",
     "survival_tau_ci_lower",
     "survival_tau_ci_upper",
+    "survival_tau_ci_method",
     "rmst_s",
     "rmst_ci_lower_s",
     "rmst_ci_upper_s",
+    "rmst_ci_method",
     "p_batch_upper",
     "hazard_per_hour_upper",
+    "hazard_per_hour_upper_method",
+    "hazard_is_bound",
     "failed_runs",
     "failed_weight",
     "failed_recovered_fraction",
     "failed_blackout_mean_s",
 ]
+
+
+_METHOD_COLUMNS = [c for c in _SUMMARY_COLUMNS if c.endswith("_ci_method")]
 
 
 def _at_tau(runs: list[_Run], tau: float) -> tuple[list[_Run], np.ndarray, np.ndarray]:
@@ -609,7 +679,8 @@ def _summary_row(
 ) -> dict[str, object]:
     parts = _key_parts(g.key)
     row: dict[str, object] = dict.fromkeys(_SUMMARY_COLUMNS, _NAN)
-    row.update(g.key)
+    row.update(dict.fromkeys(_METHOD_COLUMNS, CI_NONE))
+    row.update(g.key, hazard_per_hour_upper_method="", hazard_is_bound=pd.NA)
     row.update(runs=len(g.runs), n_errors=g.n_errors)
     if not g.runs:
         return row
@@ -631,7 +702,7 @@ def _summary_row(
         """``name`` = scale·Σnum/Σden with its bootstrap interval (runs resampled whole)."""
         if den.sum() <= 0:
             return
-        lo, hi = _scalar_ci(
+        lo, hi, method = _scalar_ci(
             (num, den),
             _ratio_of_sums,
             paired=True,
@@ -641,6 +712,7 @@ def _summary_row(
         )
         row[name] = scale * float(num.sum()) / float(den.sum())
         row[f"{name}_ci_lower"], row[f"{name}_ci_upper"] = scale * lo, scale * hi
+        row[f"{name}_ci_method"] = method
 
     ratio("hazard_per_batch", psum, nb)
     ratio("hazard_per_hour", psum, expo, 3600.0)
@@ -658,7 +730,7 @@ def _summary_row(
     row.update(tau_s=t, runs_tau=len(kept))
     if kept:
         for name, values in (("survival_tau", s_tau), ("rmst", rm_tau)):
-            lo, hi = _scalar_ci(
+            lo, hi, method = _scalar_ci(
                 (values,),
                 _mean,
                 paired=False,
@@ -666,6 +738,7 @@ def _summary_row(
                 n_boot=n_boot,
                 rng=keyed_rng(seed, name, t, *parts),
             )
+            row[f"{name}_ci_method"] = method
             if name == "rmst":
                 row.update(rmst_s=float(values.mean()), rmst_ci_lower_s=lo, rmst_ci_upper_s=hi)
             else:
@@ -680,9 +753,22 @@ def _summary_row(
         row["p_batch_upper"] = p_upper
         if own == 0:
             row["hazard_per_hour_upper"] = p_upper * per_hour
+            row["hazard_per_hour_upper_method"] = "replays"
             if kept:  # S̄(τ) = 1: its lower limit is the bound, not a bootstrap of ones
                 bound = _zero_failure_bound(kept, p_upper, np.array([t]))
                 row["survival_tau_ci_lower"] = float(bound[0])
+                row["survival_tau_ci_method"] = CI_REPLAY_BOUND
+    rate_upper = _no_batch_rate_upper(g, confidence)
+    if rate_upper is not None:
+        # No multi-buffer batch at all: no replay to count, so the bound is the zero-event
+        # Poisson bound on the run exposure, the rule of a plain cell without an outage; S(τ)
+        # gets the matching bound exp(−λ_up·τ) (= 0.05^(1/n) for n runs observed to τ).
+        row["hazard_per_hour_upper"] = 3600.0 * rate_upper
+        row["hazard_per_hour_upper_method"] = "exposure"
+        if kept:
+            row["survival_tau_ci_lower"] = math.exp(-rate_upper * t)
+            row["survival_tau_ci_method"] = CI_EXPOSURE_BOUND
+    row["hazard_is_bound"] = bool(total_p == 0 and own == 0)
 
     w = g.column("failed_weight")
     rec = np.array([r.failed_recovered for r in g.runs], dtype=float)
@@ -758,7 +844,17 @@ def split_summary(
         seen; ``hazard_per_hour_upper`` = ``p_batch_upper · batches_per_hour`` (also NaN when a
         parent path had an own outage); in that case ``survival_tau_ci_lower`` is the bound
         (1 − ``p_batch_upper``)^B̄(τ), B̄(τ) the mean number of batches by τ (Jensen), not a
-        bootstrap of runs that all have S_r = 1;
+        bootstrap of runs that all have S_r = 1. A group without any batch at risk (and no
+        own outage) has no ``p_batch_upper``; its ``hazard_per_hour_upper`` is the zero-event
+        one-sided Poisson bound on its exposure, 3600·(−ln(1 − confidence)) / Σexposure (the
+        rule of a plain cell without an outage), and ``survival_tau_ci_lower`` the matching
+        exp(−λ⁺τ); ``hazard_per_hour_upper_method`` says which bound it is (``"replays"``
+        or ``"exposure"``; "" without one); ``hazard_is_bound``: no outage was seen (Σp̂ = 0,
+        no own outage), so the hazard is only bounded;
+        ``*_ci_method`` (``hazard_per_batch``, ``hazard_per_hour``, ``outage_rate_per_hour``,
+        ``survival_tau``, ``rmst``): the method that gave each interval (``CI_*``: e.g.
+        ``constant`` when every resample gives the same value, ``percentile-defined`` when
+        undefined resamples were left out);
         ``failed_runs`` (runs whose first failing replay was continued),
         ``failed_weight`` = Σ w_r with w_r = Ŝ_r just before that batch × its p̂ (the estimated
         probability that this run's outage starts there), ``failed_recovered_fraction`` and
@@ -852,10 +948,11 @@ def _compare_row(
     for name, fn in functions.items():
         if not a or not b:
             est = lo = hi = pv = _NAN
+            method = CI_NONE
         else:
             with np.errstate(divide="ignore", invalid="ignore"):
                 est = float(fn(ia, ib, axis=0))
-            lo, hi = _scalar_ci(
+            lo, hi, method = _scalar_ci(
                 (ia, ib),
                 fn,
                 paired=False,
@@ -872,6 +969,7 @@ def _compare_row(
                 hazard_ratio_ci_lower=math.exp(lo) if not math.isnan(lo) else _NAN,
                 hazard_ratio_ci_upper=math.exp(hi) if not math.isnan(hi) else _NAN,
                 hazard_ratio_pvalue=pv,
+                hazard_ratio_ci_method=method,
             )
         elif name == "rmst_diff":
             row.update(
@@ -879,6 +977,7 @@ def _compare_row(
                 rmst_diff_ci_lower_s=lo,
                 rmst_diff_ci_upper_s=hi,
                 rmst_diff_pvalue=pv,
+                rmst_diff_ci_method=method,
             )
         else:
             row.update(
@@ -886,6 +985,7 @@ def _compare_row(
                 cumhaz_diff_ci_lower=lo,
                 cumhaz_diff_ci_upper=hi,
                 cumhaz_diff_pvalue=pv,
+                cumhaz_diff_ci_method=method,
             )
     return row
 
@@ -899,14 +999,17 @@ _COMPARE_COLUMNS = [
     "cumhaz_diff_ci_lower",
     "cumhaz_diff_ci_upper",
     "cumhaz_diff_pvalue",
+    "cumhaz_diff_ci_method",
     "rmst_diff_s",
     "rmst_diff_ci_lower_s",
     "rmst_diff_ci_upper_s",
     "rmst_diff_pvalue",
+    "rmst_diff_ci_method",
     "hazard_ratio",
     "hazard_ratio_ci_lower",
     "hazard_ratio_ci_upper",
     "hazard_ratio_pvalue",
+    "hazard_ratio_ci_method",
 ]
 
 
@@ -960,8 +1063,9 @@ def split_compare(
         level's outage rate to τ over the reference's, the rate being Σ(1 − S_r(τ)) /
         Σ RMST_r(τ) (``outage_rate_per_hour`` of ``split_summary`` at τ; inf or NaN when the
         reference has no failed replay; interval and test on the log ratio). Each with
-        ``_ci_lower``/``_ci_upper`` (``rmst_diff_ci_lower_s``/``_upper_s``) and ``_pvalue``
-        (two-sided; NaN where the statistic is undefined, e.g. both hazards 0).
+        ``_ci_lower``/``_ci_upper`` (``rmst_diff_ci_lower_s``/``_upper_s``), ``_pvalue``
+        (two-sided; NaN where the statistic is undefined, e.g. both hazards 0) and
+        ``_ci_method`` (which method gave the interval, ``CI_*``).
     """
     by = _as_list(by)
     strata = [c for c in by if c != compare]

@@ -613,6 +613,7 @@ def analyze(
     *,
     compare: str = "design",
     times_s: Sequence[float] = (60, 300, 900),
+    median_rule: str = "first",
 ) -> dict[str, pd.DataFrame]:
     """Run the whole survival analysis.
 
@@ -626,6 +627,8 @@ def analyze(
         Column compared pairwise by log-rank tests.
     times_s : sequence of float
         Times at which the probability of an outage is reported.
+    median_rule : {"first", "midpoint"}
+        The median's convention where S is exactly 0.5 (see :func:`summary`).
 
     Returns
     -------
@@ -637,7 +640,7 @@ def analyze(
     """
     by = _as_list(by)
     out = {
-        "summary": summary(runs, by, times_s=tuple(times_s)),
+        "summary": summary(runs, by, times_s=tuple(times_s), median_rule=median_rule),
         "km": km_curves(runs, by),
         "censor": censor_times(runs, by),
     }

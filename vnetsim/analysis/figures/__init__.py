@@ -178,11 +178,18 @@ def _split_as_plain(split_summary: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     instead the exact per-batch bound ``p_batch_upper`` carried over the batches of the
     horizon, ``1 − (1 − p_batch_upper)^(batches_per_hour · τ / 3600)`` (what the split
     hazard figure draws as a per-hour bound), so the heatmap shows "≤ x %" there, not 0 %.
+    A cell without any batch has no ``p_batch_upper``; its upper limit is
+    ``1 − survival_tau_ci_lower``, the bound matching the zero-event Poisson bound on its run
+    exposure, ``1 − exp(−hazard_per_hour_upper · τ / 3600)``.
     """
     tau = float(split_summary["tau_s"].max())
     column = f"p_outage_{tau:g}s"
     batches_by_tau = split_summary["batches_per_hour"] * split_summary["tau_s"] / 3600.0
-    bound = 1.0 - (1.0 - split_summary["p_batch_upper"]) ** batches_by_tau
+    # NaN ** 0 is 1: mask explicitly, so a cell without batches (no p_batch_upper) takes the
+    # exposure bound below instead of a bound of 0
+    bound = (1.0 - (1.0 - split_summary["p_batch_upper"]) ** batches_by_tau).where(
+        split_summary["p_batch_upper"].notna()
+    )
     upper = (1.0 - split_summary["survival_tau_ci_lower"]).where(bound.isna(), bound)
     table = split_summary.rename(columns={"tau_s": "rmst_tau_s"}).assign(
         **{

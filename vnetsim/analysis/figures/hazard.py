@@ -3,7 +3,9 @@
 A cell with outages is a point with its 95 % interval; a cell without any outage has no
 estimate to draw (0 on a log axis), so it is a downward triangle at its one-sided 95 % upper
 bound.  The same figure reads the plain summary (``hazard_per_h*``) or the split estimator's
-summary (``outage_rate_per_hour*``, ``hazard_per_hour_upper``).
+summary (``outage_rate_per_hour*``, ``hazard_per_hour_upper``, ``hazard_is_bound``): there
+the bound is the replays' zero-failure bound, or, for a cell without any multi-buffer batch,
+the zero-event Poisson bound on its run exposure (``hazard_per_hour_upper_method``).
 """
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ SPLIT = HazardColumns(
     "outage_rate_per_hour_ci_lower",
     "outage_rate_per_hour_ci_upper",
     "hazard_per_hour_upper",
-    None,
-    "split estimator: outage rate per hour, 95 % CI",
+    "hazard_is_bound",
+    "split estimator: outage rate per hour, 95 % CI; ▽: replay or exposure bound",
 )
 
 
@@ -145,7 +147,7 @@ def hazardplot(
         if hue
         else [None]
     )
-    colours = hue_palette(hue, lvs) if hue else {None: "#000000"}
+    colours = hue_palette(hue, lvs)  # without hue: the neutral grey, no design's colour
     marks = hue_markers(hue, lvs)
     x_levels = levels(summary[x])
     dodge = {lv: 2 ** (0.08 * (i - (len(lvs) - 1) / 2)) for i, lv in enumerate(lvs)}

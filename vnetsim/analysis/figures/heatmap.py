@@ -213,7 +213,7 @@ def outage_probability_heatmap(
         split = "estimator" in summary.columns and (summary["estimator"] == "split").all()
         note = (
             "split estimator: 1 − mean conditional survival at the horizon; ≤: exact bound "
-            "from replays without failure"
+            "from replays without failure, or from the run exposure where no batch was seen"
             if split
             else "Kaplan–Meier (plain runs); k/n = runs with outage / runs"
         )

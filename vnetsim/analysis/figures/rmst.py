@@ -20,10 +20,10 @@ from vnetsim.analysis.figures.rmst_scales import (
 )
 from vnetsim.analysis.figures.style import (
     fmt_value,
+    hue_linestyles,
+    hue_markers,
+    hue_palette,
     label,
-    linestyles,
-    markers,
-    palette,
     paper_style,
 )
 from vnetsim.analysis.figures.tables import require_columns, require_unique
@@ -74,8 +74,9 @@ def rmstplot(
         else rmst_scales(summary, x=x, hue=hue, metric=metric, logy=logy)
     )
     ci_lo_col, ci_hi_col = ci_columns(metric)
-    colours, marks = palette(sc.hue_levels), markers(sc.hue_levels)
-    styles = linestyles(sc.hue_levels)
+    # Load is no design: neutral greys, told apart by marker and line style (style.py).
+    colours, marks = hue_palette(hue, sc.hue_levels), hue_markers(hue, sc.hue_levels)
+    styles = hue_linestyles(hue, sc.hue_levels)
     with paper_style():
         ax = layout.axes_or_new(ax, (layout.SINGLE_COLUMN_IN, _PANEL_HEIGHT_IN + 0.35))
         if logy:
@@ -149,7 +150,7 @@ def rmstplot(
         ax.grid(axis="y", which="major", color="0.9", linewidth=0.4)
         ax.set_ylabel(rmst_ylabel(metric, sc))
         if legend:
-            handles = rmst_legend_handles(sc, metric, open_ci=_has_open_ci([ax]))
+            handles = rmst_legend_handles(sc, metric, open_ci=_has_open_ci([ax]), hue=hue)
             ax.legend(handles=handles, title=label(hue))
     return ax
 
@@ -210,7 +211,7 @@ def time_to_outage_vs_smp(
             ),
         )
         layout.first_column_ylabel(axes, rmst_ylabel(metric, scales))
-        handles = rmst_legend_handles(scales, metric, open_ci=_has_open_ci(axes))
+        handles = rmst_legend_handles(scales, metric, open_ci=_has_open_ci(axes), hue=hue)
         layout.figure_legend(fig, handles, label(hue))
         layout.estimator_note(fig, _estimator(summary, metric))
     return fig

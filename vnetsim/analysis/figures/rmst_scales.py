@@ -11,11 +11,11 @@ from matplotlib.lines import Line2D
 
 from vnetsim.analysis.figures.style import (
     fmt_seconds,
-    fmt_value,
+    hue_label,
+    hue_linestyles,
+    hue_markers,
+    hue_palette,
     label,
-    linestyles,
-    markers,
-    palette,
 )
 from vnetsim.analysis.figures.tables import levels
 
@@ -89,15 +89,26 @@ def rmst_ylabel(metric: str, scales: RmstScales) -> str:
     return label(metric)
 
 
-def rmst_legend_handles(scales: RmstScales, metric: str, *, open_ci: bool) -> list[Line2D]:
-    """Lines per hue level, then the τ line, "not reached" and open-interval keys if drawn."""
-    colours, marks = palette(scales.hue_levels), markers(scales.hue_levels)
-    styles = linestyles(scales.hue_levels)
+def rmst_legend_handles(
+    scales: RmstScales, metric: str, *, open_ci: bool, hue: str | None = None
+) -> list[Line2D]:
+    """Lines per hue level, then the τ line, "not reached" and open-interval keys if drawn.
+
+    Colours, markers and line styles are those of :func:`~.style.hue_palette` and its
+    siblings: the design colours only for ``hue == "design"``, neutral greys otherwise."""
+    lvs = scales.hue_levels
+    colours, marks = hue_palette(hue, lvs), hue_markers(hue, lvs)
+    styles = hue_linestyles(hue, lvs)
     handles = [
         Line2D(
-            [], [], color=colours[lv], marker=marks[lv], linestyle=styles[lv], label=fmt_value(lv)
+            [],
+            [],
+            color=colours[lv],
+            marker=marks[lv],
+            linestyle=styles[lv],
+            label=hue_label(hue, lv),
         )
-        for lv in scales.hue_levels
+        for lv in lvs
     ]
     if metric == "rmst_s":
         tau_txt = ", ".join(fmt_seconds(t) for t in scales.taus) if scales.taus else "?"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib.colors import to_hex
 from matplotlib.rcsetup import cycler
 
 if TYPE_CHECKING:
@@ -25,7 +26,15 @@ OKABE_ITO: tuple[str, ...] = (
     "#000000",  # black
     "#F0E442",  # yellow (last: poor contrast on white)
 )
-"""Okabe & Ito (2008) colour-blind-safe palette, in the order hue levels receive it."""
+"""Okabe & Ito (2008) colour-blind-safe palette: the design colours (:func:`design_colour`),
+and only theirs. Any other hue (load, SMP, no hue at all) takes the neutral greys of
+:func:`sequential_palette`, so that a colour in any figure means one design."""
+
+NEUTRAL_GREYS = (0.62, 0.12)
+"""Grey levels (0 black, 1 white) of the lightest and the darkest level of a non-design hue;
+the darkest is not black, which is a design colour."""
+NEUTRAL = to_hex((0.3, 0.3, 0.3))
+"""The colour of a single series without hue, and of the default colour cycle."""
 
 MARKERS: tuple[MarkerType, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
 HEATMAP_CMAP = "cividis"
@@ -59,7 +68,7 @@ PAPER_RC: dict[RcKeyType, Any] = {
     "axes.labelpad": 2.0,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": cycler(color=list(OKABE_ITO)),
+    "axes.prop_cycle": cycler(color=[NEUTRAL]),  # figures pass colours; never a design's
     "grid.linewidth": 0.4,
     "lines.linewidth": 1.0,
     "lines.markersize": 3.5,
@@ -98,8 +107,9 @@ def paper_style() -> Iterator[dict[str, Any]]:
     """Apply the paper rcParams for the duration of a ``with`` block.
 
     8 pt text (7 pt tick labels and legends), thin lines and spines, no top/right spines,
-    Okabe–Ito colour cycle, constrained layout, TrueType (Type 42) fonts in PDF and PS, and
-    300 dpi raster output.  The previous rcParams are restored on exit.
+    a neutral grey colour cycle (design colours are given explicitly), constrained layout,
+    TrueType (Type 42) fonts in PDF and PS, and 300 dpi raster output.  The previous
+    rcParams are restored on exit.
 
     Yields
     ------
@@ -110,9 +120,20 @@ def paper_style() -> Iterator[dict[str, Any]]:
         yield {str(k): v for k, v in PAPER_RC.items()}
 
 
-def palette(levels: Sequence[Any]) -> dict[Any, str]:
-    """Okabe–Ito colour for each level (cycled if there are more levels than colours)."""
-    return {lv: OKABE_ITO[i % len(OKABE_ITO)] for i, lv in enumerate(levels)}
+def sequential_palette(levels: Sequence[Any]) -> dict[Any, str]:
+    """A neutral grey for each level, light to dark in the order given (e.g. rising load).
+
+    The colours of every hue that is not the design: greys are no design's colour, so the
+    fixed colour per design holds across every figure. One level is :data:`NEUTRAL`. Markers
+    and line styles (:func:`hue_markers`, :func:`hue_linestyles`) tell the levels apart
+    where greys come close.
+    """
+    lvs = list(levels)
+    if len(lvs) <= 1:
+        return dict.fromkeys(lvs, NEUTRAL)
+    light, dark = NEUTRAL_GREYS
+    shades = np.linspace(light, dark, len(lvs))
+    return {lv: to_hex((g, g, g)) for lv, g in zip(lvs, shades, strict=True)}
 
 
 DESIGN_ORDER: tuple[str, ...] = ("nanos-0.1.48", "old", "new")
@@ -152,10 +173,21 @@ def design_label(design: Any) -> str:
 
 
 def hue_palette(hue: str | None, levels: Sequence[Any]) -> dict[Any, str]:
-    """Colour per hue level: the fixed design colours for ``hue == "design"``, else in order."""
+    """Colour per hue level: the fixed design colours for ``hue == "design"``, else the
+    neutral :func:`sequential_palette` (never a design colour)."""
     if hue == "design":
         return {lv: design_colour(lv) for lv in levels}
-    return palette(levels)
+    return sequential_palette(levels)
+
+
+def hue_linestyles(hue: str | None, levels: Sequence[Any]) -> dict[Any, LineStyleType]:
+    """Line style per hue level: :func:`linestyles` for designs (their colours tell them
+    apart); for a grey hue solid, dashed, dash-dot in turn. Dotted is left out: it marks τ
+    and open intervals."""
+    if hue == "design":
+        return linestyles(levels)
+    styles: tuple[LineStyleType, ...] = ("-", "--", "-.")
+    return {lv: styles[i % len(styles)] for i, lv in enumerate(levels)}
 
 
 def hue_markers(hue: str | None, levels: Sequence[Any]) -> dict[Any, MarkerType]:
