@@ -370,3 +370,27 @@ def test_analyze_bundle():
     assert list(out["logrank"].columns[:2]) == ["smp", "load_rps"]
     # SMP values are compared by the trend regression (analysis.inference), not pairwise.
     assert set(survival.analyze(runs, ["smp"], compare="design")) == {"summary", "km", "censor"}
+
+
+def test_recovery_curves_are_kaplan_meier_of_the_blackout_with_recovery_as_the_event() -> None:
+    # Group a: four outages with blackouts 10 (recovered), 20 (recovered), 30 (still silent
+    # at the end: censored) and 40 s (recovered), and one run without an outage, which does
+    # not enter. By hand: S = 3/4 after 10 s, 3/4 · 2/3 = 1/2 after 20 s, a censoring mark at
+    # 30 s, and 1/2 · 0/1 = 0 after 40 s. Group b: no outage at all, so no curve.
+    runs = pd.DataFrame(
+        {
+            "g": ["a"] * 5 + ["b"],
+            "duration_s": [5.0, 6.0, 7.0, 8.0, 100.0, 100.0],
+            "event_observed": [True, True, True, True, False, False],
+            "recovered": [True, True, False, True, False, False],
+            "blackout_s": [10.0, 20.0, 30.0, 40.0, 0.0, 0.0],
+        }
+    )
+    km = survival.recovery_curves(runs, "g")
+    assert set(km["g"]) == {"a"}
+    assert km["time_s"].tolist() == [0.0, 10.0, 20.0, 30.0, 40.0]
+    assert km["survival"].tolist() == pytest.approx([1.0, 0.75, 0.5, 0.5, 0.0], abs=1e-15)
+    assert km["censored"].tolist() == [0, 0, 0, 1, 0]
+    assert km["at_risk"].tolist() == [4, 4, 3, 2, 1]
+    tables = survival.analyze(runs.assign(horizon_s=100.0), "g", compare="g")
+    pd.testing.assert_frame_equal(tables["recovery_km"], km)

@@ -286,6 +286,24 @@ def km_curves(
     return pd.concat(parts, ignore_index=True)
 
 
+def recovery_curves(runs: pd.DataFrame, by: str | Sequence[str]) -> pd.DataFrame:
+    """Kaplan–Meier curves of the blackout length, recovery as the event, per group.
+
+    Only runs with an outage (``event_observed``) enter; a run still silent at the end of its
+    recovery window is censored at ``blackout_s``. ``survival`` is then the probability that
+    a blackout is still going on that long after its onset. Columns as :func:`km_curves`.
+    """
+    by = _as_list(by)
+    _check_columns(runs, [*_REQUIRED, "recovered", "blackout_s", *by])
+    check_runs(runs, flags=("event_observed", "recovered"))
+    outages = runs.loc[runs["event_observed"].astype(bool)]
+    check_runs(outages, flags=(), durations=("blackout_s",))
+    as_times = outages.assign(
+        duration_s=outages["blackout_s"], event_observed=outages["recovered"].astype(bool)
+    )
+    return km_curves(as_times, by)
+
+
 def censor_times(runs: pd.DataFrame, by: str | Sequence[str]) -> pd.DataFrame:
     """Distinct censoring times per group with the KM survival there (plot marks).
 
@@ -633,7 +651,8 @@ def analyze(
     Returns
     -------
     dict of str to DataFrame
-        ``"summary"``, ``"km"``, ``"censor"``; ``"logrank"`` when ``compare`` is
+        ``"summary"``, ``"km"``, ``"censor"``, ``"recovery_km"`` (:func:`recovery_curves`);
+        ``"logrank"`` when ``compare`` is
         a column of ``runs`` and in ``by`` (asymptotic p-values; ``vnetsim.analysis.report``
         replaces it by exact permutation p-values, and compares SMP values by the trend
         regression of ``vnetsim.analysis.inference`` rather than pairwise).
@@ -643,6 +662,7 @@ def analyze(
         "summary": summary(runs, by, times_s=tuple(times_s), median_rule=median_rule),
         "km": km_curves(runs, by),
         "censor": censor_times(runs, by),
+        "recovery_km": recovery_curves(runs, by),
     }
     if compare in runs.columns and compare in by:
         out["logrank"] = logrank(runs, by, compare=compare)

@@ -65,9 +65,40 @@ from vnetsim.sweep import LoadedSweep
 
 
 def _draw_km(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
+    return _km_figures(sweep, tables["km"], tables["censor"], "km", sweep.horizon_s or None)
+
+
+def _draw_recovery_km(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
+    km = tables["recovery_km"]
+    if km.empty:
+        raise ValueError("no run had an outage: there is no blackout to draw")
+    censor = km.loc[km["censored"] > 0].drop(columns=["ci_lower", "ci_upper"])
+    longest = float(km["time_s"].max())
+    figures = _km_figures(sweep, km, censor, "recovery_km", 1.05 * longest)
+    # Blackouts of seconds and of an hour in one sweep: a log time axis shows both.
+    positive = km.loc[km["time_s"] > 0, "time_s"]
+    log_axis = not positive.empty and longest / float(positive.min()) > 50
+    for _, fig in figures:
+        for ax in fig.axes:
+            if ax.get_ylabel():
+                ax.set_ylabel("Blackouts still going")
+            if not ax.get_xlabel():
+                continue
+            ax.set_xlabel(ax.get_xlabel().replace("Time", "Time since the onset"))
+            if log_axis:
+                right = ax.get_xlim()[1]
+                scale = 1.05 * longest / right  # seconds per axis unit (s or min)
+                ax.set_xscale("log")
+                ax.set_xlim(0.5 * float(positive.min()) / scale, right)
+        estimator_note(fig, "Kaplan–Meier, recovery as the event; + = still silent at the end")
+    return figures
+
+
+def _km_figures(
+    sweep: LoadedSweep, km: pd.DataFrame, censor: pd.DataFrame, stem: str, horizon: float | None
+) -> list[tuple[str, Figure]]:
     hue, facet = hue_axis(sweep), facet_axis(sweep)
     rest = [a for a in sweep.axes if a not in (hue, facet)]
-    km, censor = tables["km"], tables["censor"]
     groups: list[tuple[tuple[object, ...], pd.DataFrame, pd.DataFrame]] = [((), km, censor)]
     if rest:  # one figure per value of the axes that are neither colour nor panel
         groups = [
@@ -82,14 +113,9 @@ def _draw_km(sweep: LoadedSweep, tables: Tables) -> list[tuple[str, Figure]]:
     for key, km_g, cen_g in groups:
         suffix = "".join(f"_{c}-{v}" for c, v in zip(rest, key, strict=True))
         fig = km_figure(
-            km_g,
-            cen_g,
-            facet=facet,
-            hue=hue,
-            horizon_s=sweep.horizon_s or None,
-            curve_label=sweep.name,
+            km_g, cen_g, facet=facet, hue=hue, horizon_s=horizon, curve_label=sweep.name
         )
-        out.append((f"km{suffix}", fig))
+        out.append((f"{stem}{suffix}", fig))
     return out
 
 
@@ -278,6 +304,14 @@ FIGURES: tuple[FigureSpec, ...] = (
         axes=("smp",),
         needs_hue=True,
         columns=("event_observed", "recovered", "blackout_s"),
+    ),
+    FigureSpec(
+        "recovery_km",
+        "Kaplan–Meier curves of the blackout length (recovery as the event) of the runs with "
+        "an outage, laid out like the Kaplan–Meier figure",
+        table="recovery_km",
+        draw=_draw_recovery_km,
+        columns=("time_s", "survival", "ci_lower", "ci_upper", "censored"),
     ),
     FigureSpec(
         "split_survival",
