@@ -37,6 +37,7 @@ from vnetsim.analysis.figures import (
     save_figure,
     time_to_outage_vs_smp,
 )
+from vnetsim.analysis.figures.layout import estimator_text
 from vnetsim.analysis.figures.style import NEUTRAL, design_colour, percent_label
 from vnetsim.analysis.fits import exact_proportion_ci
 from vnetsim.cli import main
@@ -569,10 +570,14 @@ def loaded(axes: list[str], runs: pd.DataFrame | None = None) -> LoadedSweep:
 
 def full_tables() -> dict[str, pd.DataFrame]:
     km, censor = make_km()
+    # blackout lengths: the same step shapes on a longer time scale, one run still silent
+    recovery = km.assign(load_rps=1000, time_s=km["time_s"] * 4.0)
+    recovery.loc[recovery.index[-1], "censored"] = 1
     return {
         "km": km.assign(load_rps=1000),
         "censor": censor.assign(load_rps=1000),
         "summary": make_summary(),
+        "recovery_km": recovery,
     }
 
 
@@ -585,6 +590,7 @@ def test_figures_registry_declares_each_figure_and_its_needs() -> None:
         "rmst_vs_smp",
         "p_outage_heatmap",
         "blackout",
+        "recovery_km",
         "split_survival",
         "split_km_grid",
         "split_hazard_vs_smp",
@@ -597,6 +603,8 @@ def test_figures_registry_declares_each_figure_and_its_needs() -> None:
     assert by_name["split_survival"].table == "split_curves"
     assert by_name["km"].axes == ()
     assert by_name["km"].table == "km"
+    assert by_name["recovery_km"].table == "recovery_km"
+    assert by_name["recovery_km"].axes == ()
     assert set(by_name["p_outage_heatmap"].axes) == {"smp", "load_rps", "design"}
     assert by_name["p_outage_heatmap"].required_columns(loaded([])) == ("p_outage_900s",)
     short = LoadedSweep(Path("x"), make_runs(), {"axes": [], "horizon_s": 20.0})
@@ -616,8 +624,12 @@ def test_draw_all_draws_every_figure_of_a_full_sweep() -> None:
         "rmst_vs_smp",
         "p_outage_heatmap",
         "blackout",
+        "recovery_km_load_rps-1000",
     ]
     assert all(isinstance(fig, Figure) for _, fig in drawn.figures)
+    (recovery,) = [fig for stem, fig in drawn.figures if stem.startswith("recovery_km")]
+    assert {ax.get_ylabel() for ax in recovery.axes} >= {"Blackouts still going"}
+    assert "recovery as the event" in (estimator_text(recovery) or "")
 
 
 @pytest.mark.parametrize(
@@ -665,6 +677,7 @@ def test_draw_all_without_axes_draws_one_km_curve_and_names_the_missing_axes() -
         "rmst_vs_smp",
         "p_outage_heatmap",
         "blackout",
+        "recovery_km",  # no recovery_km table given
     }
     assert "needs axis 'smp'" in drawn.skipped["blackout"]
     assert "the sweep's axes: none" in drawn.skipped["rmst_vs_smp"]
