@@ -1224,3 +1224,179 @@ def test_an_out_path_with_an_undecodable_byte_is_refused(
 def test_shown_quotes_an_undecodable_byte() -> None:
     assert shown(BAD_BYTE) == "'a\\udcffb'"
     assert shown("plain") == "plain"
+
+
+# -- a line break in a path, where the file exists and its content is refused --------------
+NL = "nl\nscen.toml"
+
+
+def _quoted(path: Path) -> str:
+    """How a message shows a path with a line break: quoted, the break escaped."""
+    return repr(str(path))
+
+
+def test_an_existing_file_whose_path_has_a_newline_gets_a_one_line_field_error(
+    tmp_path: Path,
+) -> None:
+    scen = tmp_path / NL
+    scen.write_text("[guest]\nsmp = 0\n")
+    with pytest.raises(ConfigError) as info:
+        load_scenario(scen)
+    assert "\n" not in str(info.value)
+    assert _quoted(scen) in str(info.value)
+    assert "guest.smp" in str(info.value)
+    scen_b = tmp_path / "nl\nbased.toml"  # the base-preset route of a scenario file
+    scen_b.write_text('base = "nanos-2099"\n[guest]\nsmp = 0\n')
+    with pytest.raises(ConfigError) as info:
+        load_scenario(scen_b)
+    assert "\n" not in str(info.value)
+    assert "guest.smp" in str(info.value)
+    # a sweep file: a bad top-level value, a bad point, a base file that is bad
+    sweep = tmp_path / "nl\nsweep.toml"
+    for text, needle in [
+        ("replicates = 0\n", "replicates"),
+        ("[axes]\nsmp = [1, 0]\n", "guest.smp"),
+        (f"base = {json_str(NL)}\n", "guest.smp"),
+        ('[axes]\n"sm\\np" = [1]\n', "unknown field"),
+    ]:
+        sweep.write_text(text)
+        with pytest.raises(ConfigError) as info:
+            SweepSpec.from_toml(sweep)
+        assert "\n" not in str(info.value), text
+        assert _quoted(sweep) in str(info.value)
+        assert needle in str(info.value)
+
+
+def json_str(s: str) -> str:
+    import json
+
+    return json.dumps(s)
+
+
+def test_cli_run_and_sweep_with_a_newline_in_an_existing_files_path_exit_2_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scen = tmp_path / NL
+    scen.write_text("[guest]\nsmp = 0\n")
+    _one_line_exit_2(["run", "--config", str(scen)], capsys, "guest.smp")
+    sweep = tmp_path / "nl\nsweep.toml"
+    sweep.write_text("replicates = 1\nhorizon_s = 1\n[axes]\nsmp = [0]\n")
+    _one_line_exit_2(["sweep", str(sweep), "--out", str(tmp_path / "o")], capsys, "guest.smp")
+    assert not (tmp_path / "o").exists()
+
+
+def _fast_task(cfg: dict, root_seed: int, spawn_key: tuple, meta: dict) -> dict:
+    """A run's row without its simulation (forked children inherit the replacement)."""
+    return {
+        **meta,
+        "seed_entropy": root_seed,
+        "spawn_key": ",".join(map(str, spawn_key)),
+        "error": "",
+        "estimator": "plain",
+        "event_observed": False,
+        "duration_s": cfg["run"]["horizon_s"],
+        "horizon_s": cfg["run"]["horizon_s"],
+        "sim_time_s": cfg["run"]["horizon_s"],
+        "wall_time_s": 0.01,
+    }
+
+
+def _sweep_file(path: Path, name: str) -> Path:
+    path.write_text(f'name = "{name}"\nreplicates = 1\nhorizon_s = 1\n[axes]\nsmp = [1, 2]\n')
+    return path
+
+
+def test_the_stores_messages_about_an_out_with_a_newline_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    import vnetsim.sweep.rowdb as rowdb_mod
+    import vnetsim.sweep.runner as runner_mod
+    from vnetsim.sweep import SweepStore
+
+    monkeypatch.setattr(runner_mod, "run_task", _fast_task)
+    out = tmp_path / "res\nult"
+    first = _sweep_file(tmp_path / "first.toml", "first")
+    other = _sweep_file(tmp_path / "other.toml", "other")
+    base = ["--out", str(out), "--workers", "1", "--no-progress"]
+    assert main(["sweep", str(first), *base]) == 0
+    assert capsys.readouterr().out.count("\n") == 1  # the summary names DIR on its one line
+    # a different sweep in DIR
+    _one_line_exit_2(["sweep", str(other), *base], capsys, "holds a different sweep")
+    # DIR locked by a sweep running elsewhere
+    with SweepStore(out).locked():
+        _one_line_exit_2(["sweep", str(first), *base], capsys, "another vnetsim sweep")
+    # a storage error while storing a row: exit 1, one line
+    more = tmp_path / "first-more.toml"
+    more.write_text(first.read_text().replace("replicates = 1", "replicates = 2"))
+
+    def full(*_args: Any, **_kwargs: Any) -> int:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with monkeypatch.context() as m:
+        m.setattr(rowdb_mod.RowDB, "put", full)
+        assert main(["sweep", str(more), *base]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "cannot write results to" in err
+    # interrupted: the command that continues is one line and names the same directory
+    with monkeypatch.context() as m:
+
+        def interrupted(*_args: Any, **_kwargs: Any) -> Any:
+            raise KeyboardInterrupt
+
+        m.setattr(sweep_mod, "run_sweep", interrupted)
+        assert main(["sweep", str(first), *base]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert f"--out $'{tmp_path}/res\\x0ault'" in err  # bash's $'...' spelling of DIR
+    # a damaged database: status and sweep say so, and how to move it aside, in one line
+    (out / "runs.sqlite").write_bytes(b"SQLite format 3\x00" + b"\x07" * 4000)
+    for argv in (["status", str(out)], ["sweep", str(first), *base]):
+        _one_line_exit_2(argv, capsys, "move it aside")
+    # a damaged export
+    (out / "runs.sqlite").unlink()
+    (out / "runs.parquet").write_bytes(b"PAR1 garbage")
+    _one_line_exit_2(["sweep", str(first), *base], capsys, "runs.parquet")
+    # a damaged manifest
+    (out / "manifest.json").write_text("{not json")
+    _one_line_exit_2(["status", str(out)], capsys, "manifest.json")
+    _one_line_exit_2(["sweep", str(first), *base], capsys, "manifest.json")
+
+
+# -- sweep-file value errors point at the format's description ------------------------------
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"base": 1},
+        {"base": "no-such-preset"},
+        {"replicates": 0},
+        {"root_seed": -1},
+        {"horizon_s": 0},
+        {"name": ""},
+        {"set": [1]},
+        {"set": {"run.horizon_s": 5}},
+        {"set": {"smp": 1, "guest.smp": 4}},
+        {"axes": {"smp": []}},
+        {"axes": {"smp": [2, 2]}},
+        {"axes": {"load_rps": [2500, 2500.0]}},
+        {"axes": {"design": ["old", "nanos-0.1.54"]}},
+        {"set": {"host": {"mrg_rxbuf": True}, "host.mrg_rxbuf": False}},
+    ],
+)
+def test_sweep_file_value_errors_point_at_the_format_doc(doc: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError) as info:
+        SweepSpec.from_dict(doc, source="s.toml")
+    assert "docs/sweep-files.md" in str(info.value)
+    assert (Path(__file__).parents[1] / "docs" / "sweep-files.md").exists()
+
+
+def test_the_doc_says_name_defaults_to_the_files_stem(tmp_path: Path) -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "sweep-files.md").read_text()
+    row = next(line for line in doc.splitlines() if line.startswith("| `name` |"))
+    assert "required" not in row
+    assert "stem" in row
+    f = tmp_path / "quick-look.toml"
+    f.write_text("replicates = 1\n")
+    assert SweepSpec.from_toml(f).name == "quick-look"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vnetsim.cli import main
@@ -147,7 +148,7 @@ def test_sweep_analyze_and_figures_commands(tmp_path, capsys) -> None:
     text = capsys.readouterr().out
     assert "median_label" in text
     assert "log-rank tests between values of design" in text
-    for name in ("summary", "km", "censor", "logrank"):
+    for name in ("summary", "km", "censor", "logrank", "pooled", "trend", "certification"):
         assert (out / "analysis" / f"{name}.csv").exists()
         assert (out / "analysis" / f"{name}.parquet").exists()
     tables = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in (out / "analysis").iterdir()}
@@ -155,11 +156,21 @@ def test_sweep_analyze_and_figures_commands(tmp_path, capsys) -> None:
     captured = capsys.readouterr()
     written = captured.out.split()
     names = {Path(p).name for p in written}
-    for stem in ("km_load_rps-2500", "km_load_rps-5000", "rmst_vs_smp", "p_outage_heatmap"):
+    for stem in (
+        "km_load_rps-2500",
+        "km_load_rps-5000",
+        "km_grid",
+        "hazard_vs_smp",
+        "rmst_vs_smp",
+        "p_outage_heatmap",
+    ):
         assert {f"{stem}.png", f"{stem}.pdf"} <= names
     assert {"blackout.png", "blackout.pdf"} <= names
     assert all(Path(p).exists() for p in written)
-    assert captured.err == ""  # every declared figure drawn, none skipped
+    # every declared figure drawn but recovery_km: no run of this short sweep had an outage,
+    # so there is no blackout whose length it could show
+    assert (out / "analysis" / "recovery_km.csv").read_text().count("\n") == 1  # header only
+    assert captured.err == "vnetsim: skipped figure recovery_km: the recovery_km table is empty\n"
     # figures computes its tables in memory: DIR/analysis is left as analyze wrote it
     assert {
         p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in (out / "analysis").iterdir()
@@ -251,3 +262,157 @@ def test_status_dry_run_and_the_incomplete_sweep_warning(tmp_path, capsys) -> No
     err = capsys.readouterr().err
     assert "warning: 1 runs of this sweep are not done yet" in err
     assert f"vnetsim status {out}" in err
+
+
+# --- analyze: estimator columns, options (issue 9, audit gaps 1, 5, 6) ----------------------
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+
+
+def _committed_copy(name: str, tmp_path: Path) -> Path:
+    """A committed sweep's runs and manifest in ``tmp_path`` (results/ itself is not written)."""
+    import shutil
+
+    out = tmp_path / name
+    out.mkdir()
+    for f in ("manifest.json", "runs.parquet"):
+        shutil.copy(RESULTS / name / f, out / f)
+    return out
+
+
+# The estimator each table names: the per-cell tables their curve estimator, the tables
+# across cells (counts and exposures: pooled, trend, certification, per-cell log-rank) the
+# kind of run, "plain" or "split" (docs/statistics.md).
+PLAIN_TABLES = {
+    "summary": "kaplan-meier",
+    "km": "kaplan-meier",
+    "censor": "kaplan-meier",
+    "logrank": "plain",
+    "pooled": "plain",
+    "trend": "plain",
+    "certification": "plain",
+}
+SPLIT_TABLES = dict.fromkeys(
+    ("split_summary", "split_curves", "split_compare", "pooled", "trend", "certification"),
+    "split",
+)
+
+
+@pytest.mark.parametrize(
+    ("sweep", "expected"),
+    [("nanos-2099-quick", PLAIN_TABLES), ("nanos-2099-split-tiny", SPLIT_TABLES)],
+)
+def test_every_table_analyze_writes_names_its_estimator(tmp_path, capsys, sweep, expected):
+    import warnings
+
+    import pandas as pd
+
+    out = _committed_copy(sweep, tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # any warning would reach stderr
+        assert main(["analyze", str(out)]) == 0
+    err = capsys.readouterr().err
+    # the split tiny sweep used to print scipy's DegenerateDataWarning (BCa, degenerate data)
+    assert "Warning" not in err
+    assert err == ""
+    written = {p.stem for p in (out / "analysis").glob("*.csv")}
+    assert written == set(expected)
+    for name, estimator in expected.items():
+        for suffix in (".csv", ".parquet"):
+            path = out / "analysis" / f"{name}{suffix}"
+            table = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+            assert "estimator" in table.columns, path.name
+            assert set(table["estimator"]) == {estimator}, path.name
+
+
+def test_analyze_median_rule_and_target_ratio(tmp_path, capsys) -> None:
+    import pandas as pd
+
+    out = _committed_copy("nanos-2099-quick", tmp_path)
+    # old at 2 vCPUs and 5000 req/s: both runs had an outage, at 5.0725 s and 17.1224 s, so
+    # the KM curve is flat at exactly 0.5 between them: the first-time rule gives 5.0725 s,
+    # R's midpoint rule the middle of the flat, (5.0725 + 17.1224) / 2 = 11.0975 s (the
+    # sample median of two values).
+    runs = pd.read_parquet(out / "runs.parquet")
+    cell = runs[(runs["design"] == "old") & (runs["smp"] == 2) & (runs["load_rps"] == 5000)]
+    t = sorted(cell["duration_s"])
+    assert cell["event_observed"].all()
+    assert t == pytest.approx([5.07245, 17.12243], abs=1e-5)
+
+    def median() -> float:
+        s = pd.read_csv(out / "analysis" / "summary.csv")
+        pick = (s["design"] == "old") & (s["smp"] == 2) & (s["load_rps"] == 5000)
+        return float(s.loc[pick, "median_s"].iloc[0])
+
+    assert main(["analyze", str(out)]) == 0
+    assert median() == pytest.approx(t[0])
+    default = pd.read_csv(out / "analysis" / "certification.csv")
+    assert (default["target_ratio"] == 0.01).all()
+    assert main(["analyze", str(out), "--median-rule", "midpoint", "--target-ratio", "0.05"]) == 0
+    capsys.readouterr()
+    assert median() == pytest.approx((t[0] + t[1]) / 2)
+    cert = pd.read_csv(out / "analysis" / "certification.csv")
+    assert (cert["target_ratio"] == 0.05).all()
+    # hours_needed = ratio bound × exposure / target (docs/inference.md): 5× fewer at 5 %
+    ok = default["hours_needed"].notna()
+    assert ok.any()
+    np.testing.assert_allclose(
+        cert.loc[ok, "hours_needed"], default.loc[ok, "hours_needed"] / 5, rtol=1e-12
+    )
+    # bad values: one line on stderr, exit 2
+    for argv in (
+        ["--target-ratio", "0"],
+        ["--target-ratio", "1"],
+        ["--target-ratio", "-0.5"],
+        ["--target-ratio", "nan"],
+        ["--target-ratio", "abc"],
+        ["--median-rule", "mean"],
+    ):
+        try:  # a value argparse refuses exits from the parser, the others return 2
+            status = main(["analyze", str(out), *argv])
+        except SystemExit as exc:
+            status = exc.code
+        assert status == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("vnetsim: error: "), argv
+        assert err.count("\n") == 1, argv
+        assert argv[0] in err
+        assert "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main(["analyze", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "{first,midpoint}" in text
+    assert "(default: first)" in text
+    assert "R survival" in text
+    assert "(default: 0.01)" in text
+
+
+def test_analyze_defaults_are_the_reports() -> None:
+    from vnetsim.analysis import report
+    from vnetsim.cli import _parser
+
+    args = _parser().parse_args(["analyze", "x"])
+    assert args.median_rule == report.DEFAULT_MEDIAN_RULE
+    assert args.target_ratio == report.DEFAULT_TARGET_RATIO
+
+
+def test_every_subcommands_help_names_each_options_default(capsys) -> None:
+    import argparse
+
+    from vnetsim.cli import _parser
+
+    parser = _parser()
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert {"run", "demo", "sweep", "status", "analyze", "figures"} <= set(subs.choices)
+    for name, sub in subs.choices.items():
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        text = " ".join(capsys.readouterr().out.split())  # argparse wraps long lines
+        assert "(default: None)" not in text, name
+        for action in sub._actions:
+            default = action.default
+            if not action.option_strings or action.help == argparse.SUPPRESS:
+                continue
+            if default is None or default is False or default == argparse.SUPPRESS:
+                continue
+            assert f"(default: {default})" in text, (name, action.option_strings, default)

@@ -541,3 +541,160 @@ def test_a_dask_scheduler_killed_mid_sweep_is_one_line_and_loses_nothing(tmp_pat
     again = run_sweep(SweepSpec.from_toml(spec_file), out, workers=2, progress=False)
     clean = run_sweep(SweepSpec.from_toml(spec_file), tmp_path / "clean", workers=2, progress=False)
     pd.testing.assert_frame_equal(stable(again), stable(clean))
+
+
+@pytest.mark.parametrize("target", ["process", "group"])
+def test_sigterm_stops_a_local_sweep_in_one_line_and_a_rerun_duplicates_nothing(
+    tmp_path: Path, target: str
+) -> None:
+    """``kill PID`` (the sweep alone) or ``kill -TERM -PGID`` (it and its runs, as a batch
+    system stops a job): the runs in progress are killed, none of them becomes an error row,
+    every finished row stays, and the same command finishes the rest."""
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text(
+        'name = "term"\nbase = "nanos-2099"\nreplicates = 2\nroot_seed = 5\n'
+        'horizon_s = 0.8\n[set]\n"workload.http_connections" = 32\n'
+        '"run.recovery_horizon_s" = 1\n[axes]\nsmp = [1, 4]\ndesign = ["old", "new"]\n'
+    )
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "vnetsim", "sweep", str(spec_file), "--out", str(out),
+           "--workers", "2", "--no-progress"]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and len(SweepStore(out).states()) < 2:
+        time.sleep(0.05)
+    if target == "group":
+        os.killpg(proc.pid, signal.SIGTERM)
+    else:
+        os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.count("\n") == 1, err
+    assert "terminated (SIGTERM)" in err
+    stored = SweepStore(out).states()
+    assert 2 <= len(stored) < 8
+    assert f"{len(stored)} finished runs are safe" in err
+    assert not any(stored.values())  # a run killed with the sweep is no error row
+    with SweepStore(out).locked():  # its runs ended with it: nothing holds the directory
+        pass
+    before = SweepStore(out).load()
+    subprocess.run(cmd, check=True, capture_output=True, env=env, timeout=300)
+    after = pd.read_parquet(out / "runs.parquet")
+    assert after["run_id"].is_unique
+    assert len(after) == 8
+    assert (after["error"] == "").all()
+    kept = after[after["run_id"].isin(before["run_id"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        kept[before.columns], before.sort_values("run_id").reset_index(drop=True),
+        check_dtype=False,
+    )  # fmt: skip
+
+
+def _fast_task(cfg: dict, root_seed: int, spawn_key: tuple, meta: dict) -> dict:
+    """A run's row without its simulation (forked children inherit the replacement)."""
+    return {
+        **meta,
+        "seed_entropy": root_seed,
+        "spawn_key": ",".join(map(str, spawn_key)),
+        "error": "",
+        "estimator": "plain",
+        "event_observed": False,
+        "duration_s": cfg["run"]["horizon_s"],
+        "horizon_s": cfg["run"]["horizon_s"],
+        "sim_time_s": cfg["run"]["horizon_s"],
+        "wall_time_s": 0.01,
+    }
+
+
+@pytest.mark.parametrize(
+    ("code", "needle"),
+    [("EPERM", "write and search permission on"), ("EXDEV", "on the same filesystem as")],
+)
+def test_replace_that_cannot_move_the_old_directory_is_one_line_and_keeps_it(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    code: str,
+    needle: str,
+) -> None:
+    import errno
+
+    import vnetsim.sweep.store as store_mod
+    from vnetsim.cli import main
+
+    monkeypatch.setattr(runner_mod, "run_task", _fast_task)
+    out = tmp_path / "out"
+    base = ["--out", str(out), "--workers", "1", "--no-progress"]
+    assert main(["sweep", str(_tiny_sweep_file(tmp_path, "first")), *base]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    real = os.replace
+    number = getattr(errno, code)
+
+    def refusing(src: object, dst: object) -> None:
+        if Path(str(src)) == out:  # the move aside; the manifest's own renames go through
+            raise OSError(number, os.strerror(number), str(src))
+        real(src, dst)
+
+    monkeypatch.setattr(store_mod.os, "replace", refusing)
+    capsys.readouterr()
+    assert main(["sweep", str(_tiny_sweep_file(tmp_path, "second")), *base, "--replace"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    assert "--replace: cannot move it aside" in err
+    assert needle in err
+    assert str(tmp_path) in err  # the parent that the move needs
+    assert not list(tmp_path.glob("out.replaced-*"))
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert after == before  # the old results as they were
+
+
+def test_an_out_that_cannot_be_listed_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vnetsim.cli import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    real = Path.iterdir
+
+    def unreadable(self: Path):  # type: ignore[no-untyped-def]
+        if self == out:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "iterdir", unreadable)
+    argv = ["sweep", str(_tiny_sweep_file(tmp_path)), "--out", str(out), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert f"--out {out}: cannot be read (Permission denied)" in err
+    assert list(real(out)) == []  # nothing written
+
+
+def test_figures_on_a_damaged_export_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vnetsim.cli import main
+
+    monkeypatch.setattr(runner_mod, "run_task", _fast_task)
+    out = tmp_path / "out"
+    argv = ["sweep", str(_tiny_sweep_file(tmp_path)), "--out", str(out), "--no-progress"]
+    assert main([*argv, "--workers", "1"]) == 0
+    (out / "runs.parquet").write_bytes(b"PAR1 garbage")
+    capsys.readouterr()
+    code = main(["figures", str(out)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if code != 0:  # refused, naming the file and the way out; or repaired from the database
+        assert code == 2
+        assert err.count("\n") == 1, err
+        assert "runs.parquet: damaged" in err
+        assert "move it aside" in err
+        assert (out / "runs.parquet").read_bytes() == b"PAR1 garbage"  # left for the user

@@ -386,3 +386,220 @@ def test_a_spec_built_in_python_is_recorded_so_status_can_rebuild_it(tmp_path: P
     assert again.identity() == spec.identity()
     assert again.replicates == 3
     assert again.points() == spec.points()  # was one empty point: the text was ""
+
+
+def _fast_task(cfg: dict, root_seed: int, spawn_key: tuple, meta: dict) -> dict:
+    """A run's row without its simulation (forked children inherit the replacement)."""
+    return {
+        **meta,
+        "seed_entropy": root_seed,
+        "spawn_key": ",".join(map(str, spawn_key)),
+        "error": "",
+        "estimator": "plain",
+        "event_observed": False,
+        "duration_s": cfg["run"]["horizon_s"],
+        "horizon_s": cfg["run"]["horizon_s"],
+        "sim_time_s": cfg["run"]["horizon_s"],
+        "wall_time_s": 0.01,
+    }
+
+
+@pytest.fixture
+def fast_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vnetsim.sweep.runner as runner_mod
+
+    monkeypatch.setattr(runner_mod, "run_task", _fast_task)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_runs_go_in_replicate_order_so_a_partial_sweep_is_balanced(
+    tmp_path: Path, fast_runs: None
+) -> None:
+    spec = SweepSpec.from_toml(mini(tmp_path, reps=3))  # design x smp: 4 points
+    points = spec.points()
+    first = list(spec.tasks())[: len(points)]
+    assert [t.replicate for t in first] == [0] * len(points)
+    assert [t.point for t in first] == points  # every point (every design) once
+    order: list[tuple[str, int]] = []
+
+    def record(row: dict) -> None:
+        order.append((row["design"], row["replicate"]))
+        if len(order) == len(points) + 2:
+            raise _Stop  # stopped part-way through the second replicate
+
+    out = tmp_path / "out"
+    with pytest.raises(_Stop):
+        run_sweep(spec, out, workers=1, progress=False, on_row=record)
+    assert [rep for _, rep in order] == [0, 0, 0, 0, 1, 1]
+    done = SweepStore(out).states()
+    per_point = {spec.point_key(p): 0 for p in points}
+    for run_id in done:
+        per_point[run_id.rsplit("-r", 1)[0]] += 1
+    assert sorted(per_point.values()) == [1, 1, 2, 2]  # balanced: no point is two ahead
+    assert {d for d, _ in order[: len(points)]} == {"old", "new"}
+
+
+def test_a_rerun_that_stores_nothing_does_not_rewrite_the_export(
+    tmp_path: Path, fast_runs: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = SweepSpec.from_toml(mini(tmp_path, reps=2))
+    out = tmp_path / "out"
+    first = run_sweep(spec, out, workers=1, progress=False)
+    export = out / "runs.parquet"
+    stamp = (export.stat().st_mtime_ns, export.stat().st_ino)
+    written: list[int] = []
+    real = pd.DataFrame.to_parquet
+
+    def counting(self: pd.DataFrame, *args: object, **kwargs: object) -> None:
+        written.append(len(self))
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", counting)
+    again = run_sweep(spec, out, workers=1, progress=False)  # nothing new: no export
+    assert written == []
+    assert (export.stat().st_mtime_ns, export.stat().st_ino) == stamp
+    pd.testing.assert_frame_equal(stable(again), stable(first), check_dtype=False)
+    assert run_sweep(spec, out, workers=1, progress=False, table=False) is None
+    assert SweepStore(out).counts()["runs"] == 8  # what the CLI prints, from the export
+    # Rows added: the export is rewritten, and holds them.
+    more = SweepSpec.from_toml(mini(tmp_path, reps=3))
+    assert len(run_sweep(more, out, workers=1, progress=False)) == 12
+    assert written == [12]
+    assert len(pd.read_parquet(export)) == 12
+    # The export replaced or removed by hand: rewritten from the database.
+    pd.read_parquet(export).iloc[:3].to_parquet(export, index=False)
+    written.clear()
+    assert len(run_sweep(more, out, workers=1, progress=False)) == 12
+    assert written == [12]  # repaired
+    export.unlink()
+    assert len(run_sweep(more, out, workers=1, progress=False)) == 12
+    assert len(pd.read_parquet(export)) == 12
+    # A row replaced (--retry-errors) without changing the count: rewritten.
+    import vnetsim.sweep.runner as runner_mod
+
+    def failing_one(cfg: dict, root_seed: int, spawn_key: tuple, meta: dict) -> dict:
+        row = _fast_task(cfg, root_seed, spawn_key, meta)
+        if meta["replicate"] == 0 and meta["smp"] == 1 and meta["design"] == "old":
+            row["error"] = "RuntimeError: injected"
+        return row
+
+    fresh = tmp_path / "fresh"
+    monkeypatch.setattr(runner_mod, "run_task", failing_one)
+    assert (run_sweep(more, fresh, workers=1, progress=False)["error"] != "").sum() == 1
+    monkeypatch.setattr(runner_mod, "run_task", _fast_task)
+    fixed = run_sweep(more, fresh, workers=1, progress=False, retry_errors=True)
+    assert (fixed["error"] == "").all()
+    assert (pd.read_parquet(fresh / "runs.parquet")["error"] == "").all()
+    # A new database (the old one moved aside as a message says): rewritten.
+    for p in fresh.glob("runs.sqlite*"):
+        p.rename(p.with_name(p.name + ".damaged"))
+    monkeypatch.setattr(runner_mod, "run_task", failing_one)
+    bigger = SweepSpec.from_toml(mini(tmp_path, reps=4))
+    df = run_sweep(bigger, fresh, workers=1, progress=False)
+    assert len(df) == 16
+    assert len(pd.read_parquet(fresh / "runs.parquet")) == 16
+
+
+def test_dry_run_and_status_never_read_the_whole_table(
+    tmp_path: Path, fast_runs: None, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from vnetsim.cli import main
+
+    spec_file = mini(tmp_path, reps=1)
+    out = tmp_path / "out"
+    assert main(["sweep", str(spec_file), "--out", str(out), "--workers", "1"]) == 0
+    spec_file.write_text(spec_file.read_text().replace("replicates = 1", "replicates = 3"))
+
+    def whole_table(*_args: object, **_kwargs: object) -> pd.DataFrame:
+        raise AssertionError("read the whole run table")
+
+    monkeypatch.setattr(SweepStore, "load", whole_table)
+    monkeypatch.setattr(SweepStore, "consolidate", whole_table)
+    capsys.readouterr()
+    assert main(["sweep", str(spec_file), "--out", str(out), "--dry-run"]) == 0
+    plan = capsys.readouterr().out
+    assert "4 points x 3 replicates = 12 runs: 4 done, 0 errors, 8 missing" in plan
+    # the finished runs' rate: 0.01 wall s per 0.6 simulated s, over 8 x 0.6 s to go
+    rate = f"about {8 * 0.6 * 0.01 / 0.6 / 3600:.2g} CPU-hours at the finished runs' rate"
+    assert rate in plan
+    assert main(["status", str(out)]) == 0  # the sweep DIR recorded: one replicate
+    assert "4 points x 1 replicates = 4 runs: 4 done, 0 errors, 0 missing" in (
+        capsys.readouterr().out
+    )
+
+
+def test_a_huge_sweep_starts_its_first_run_without_building_every_task(
+    tmp_path: Path, fast_runs: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20 points x 10^6 replicates: the pending runs are drawn as they are submitted, not
+    listed first (that list was ~3.8 GB before the first run)."""
+    spec = SweepSpec.from_dict(
+        {
+            "name": "huge",
+            "replicates": 1_000_000,
+            "horizon_s": 1,
+            "axes": {"smp": list(range(1, 21))},
+        }
+    )
+    assert len(spec.points()) * spec.replicates == 20_000_000
+    drawn = [0]
+    real_tasks = SweepSpec.tasks
+
+    def counted(self: SweepSpec, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        for task in real_tasks(self, *args, **kwargs):
+            drawn[0] += 1
+            if drawn[0] > 10_000:
+                raise AssertionError("more than 10,000 tasks drawn before 3 runs finished")
+            yield task
+
+    monkeypatch.setattr(SweepSpec, "tasks", counted)
+    rows: list[dict] = []
+
+    def stop_after_three(row: dict) -> None:
+        rows.append(row)
+        if len(rows) == 3:
+            raise _Stop
+
+    started = time.process_time()
+    with pytest.raises(_Stop):
+        run_sweep(spec, tmp_path / "out", workers=1, progress=True, on_row=stop_after_three)
+    assert time.process_time() - started < 30
+    assert drawn[0] <= 4  # three submitted, at most one more looked at
+    assert [r["replicate"] for r in rows] == [0, 0, 0]
+    assert len(SweepStore(tmp_path / "out").states()) == 3
+
+
+def test_the_summary_counts_of_the_export_are_those_of_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vnetsim.sweep.runner as runner_mod
+
+    def mixed(cfg: dict, root_seed: int, spawn_key: tuple, meta: dict) -> dict:
+        row = _fast_task(cfg, root_seed, spawn_key, meta)
+        kind = (meta["replicate"] + meta["smp"]) % 4
+        if kind == 0:
+            row["error"] = "RuntimeError: injected"
+        elif kind == 1:
+            row.update(estimator="split", split_survival=0.75)
+        elif kind == 2:
+            row["event_observed"] = True
+        return row
+
+    monkeypatch.setattr(runner_mod, "run_task", mixed)
+    df = run_sweep(SweepSpec.from_toml(mini(tmp_path, reps=4)), tmp_path / "o", progress=False)
+    ok = df[df["error"] == ""]
+    split = ok["estimator"].eq("split")
+    plain = ok[~split]
+    got = SweepStore(tmp_path / "o").counts()
+    assert got == {
+        "runs": len(df),
+        "errors": len(df) - len(ok),
+        "outages": int(plain["event_observed"].sum()),
+        "censored": int((~plain["event_observed"].astype(bool)).sum()),
+        "split": int(split.sum()),
+        "expected_outages": pytest.approx(float((1 - ok.loc[split, "split_survival"]).sum())),
+    }
+    assert min(got.values()) > 0  # every kind of row is there

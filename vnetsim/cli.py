@@ -10,14 +10,13 @@ import argparse
 import json
 import math
 import os
-import shlex
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from vnetsim.config import ConfigError, ScenarioConfig, field_table
+from vnetsim.config import ConfigError, ScenarioConfig, field_table, shell_word, shown
 from vnetsim.drivers import ALIASES, DESIGNS
 from vnetsim.records import RunResult
 from vnetsim.scenario import ModelError, check, load_scenario, simulate
@@ -139,24 +138,33 @@ def _status_lines(
 
 
 def _print_plan(spec: SweepSpec, out: Path) -> int:
-    """``sweep --dry-run``: what the command would run, and what that costs."""
+    """``sweep --dry-run``: what the command would run, and what that costs (the stored
+    runs' ids and error flags, and the rate of up to 1,000 finished runs: never the whole
+    table)."""
     from vnetsim.sweep import SweepStore
-    from vnetsim.sweep.status import early_stops, states_of, stored_runs
+    from vnetsim.sweep.status import early_stops
 
-    runs = stored_runs(out)
-    stopped = early_stops(SweepStore(out).read_manifest() or {}) if not runs.empty else {}
-    lines, missing = _status_lines(spec, states_of(runs), stopped)
+    store = SweepStore(out)
+    manifest = store.read_manifest()
+    states = store.states(_export_record(manifest)) if manifest is not None else {}
+    stopped = early_stops(manifest) if manifest is not None and states else {}
+    lines, missing = _status_lines(spec, states, stopped)
     print("\n".join(lines))
     simulated = missing * spec.horizon_s
     cost = f"{missing} runs to go, {simulated:g} simulated s at most"
-    ok = runs.loc[runs["error"].fillna("") == ""] if not runs.empty else runs
-    if not ok.empty and float(ok["sim_time_s"].sum()) > 0:
-        rate = float(ok["wall_time_s"].sum()) / float(ok["sim_time_s"].sum())
-        cost += f", about {simulated * rate / 3600:.2g} CPU-hours at the finished runs' rate"
+    wall, sim = store.recent_rate() if states else (0.0, 0.0)
+    if sim > 0:
+        cost += f", about {simulated * wall / sim / 3600:.2g} CPU-hours at the finished runs' rate"
     else:
         cost += " (no finished run here to estimate the CPU time from)"
     print(cost + "; nothing was run (--dry-run)")
     return 0
+
+
+def _export_record(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """The manifest's record of the export (lets ``states`` read the export alone)."""
+    record = manifest.get("export")
+    return record if isinstance(record, dict) else None
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -167,9 +175,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     store = SweepStore(args.dir)
     manifest = store.read_manifest()
     if manifest is None:
-        raise ConfigError(f"{args.dir}: no manifest.json: not a sweep directory")
+        raise ConfigError(f"{shown(args.dir)}: no manifest.json: not a sweep directory")
     spec = spec_from_manifest(manifest, args.dir)
-    lines, _ = _status_lines(spec, store.states(), early_stops(manifest))
+    lines, _ = _status_lines(spec, store.states(_export_record(manifest)), early_stops(manifest))
     print("\n".join(lines))
     return 0
 
@@ -208,13 +216,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.scheduler or args.scheduler_file:
         _quiet_dask_logs()
     try:
-        df = run_sweep(
+        run_sweep(
             spec,
             args.out,
             workers=args.workers,
             scheduler=args.scheduler,
             scheduler_file=args.scheduler_file,
-            progress=not args.no_progress,
+            progress=_progress_stream(args) is not None,  # a bar on a terminal only
             min_events=args.min_events,
             target_ci_width=args.target_ci_width,
             target_halfwidth=args.target_halfwidth,
@@ -222,28 +230,27 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             run_timeout=args.run_timeout,
             replace=args.replace,
             retry_errors=args.retry_errors,
+            table=False,  # the summary below reads four columns of the export instead
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
+        from vnetsim.sweep.runner import Terminated
+
         safe = len(SweepStore(args.out).done_ids())
-        again = f"vnetsim sweep {shlex.quote(str(args.file))} --out {shlex.quote(str(args.out))}"
-        print(
-            f"vnetsim: interrupted: {safe} finished runs are safe in {args.out}; "
-            f"`{again}` (with the same options) continues",
-            file=sys.stderr,
+        again = f"vnetsim sweep {shell_word(args.file)} --out {shell_word(args.out)}"
+        how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
+        _error(
+            f"vnetsim: {how}: {safe} finished runs are safe in {shown(args.out)}; "
+            f"`{again}` (with the same options) continues"
         )
-        return 130
-    ok = df[df["error"] == ""] if not df.empty else df
-    split = ok["estimator"].eq("split") if "estimator" in ok.columns else ok["error"].ne("")
-    plain = ok[~split]
-    counts = (
-        f"{int(plain['event_observed'].sum())} outages, "
-        f"{int((~plain['event_observed'].astype(bool)).sum())} censored"
-    )
-    if split.any():  # a split run's own path survives by construction: count what it measured
-        expected = float((1.0 - ok.loc[split, "split_survival"].astype(float)).sum())
-        counts += f", {int(split.sum())} split runs with {expected:.3g} expected outages"
-    errors = len(df) - len(ok)
-    print(f"{spec.name}: {len(df)} runs in {args.out} ({counts}, {errors} errors)")
+        return 143 if isinstance(err, Terminated) else 130
+    n = SweepStore(args.out).counts()  # no pandas: a rerun of a finished sweep stays cheap
+    counts = f"{int(n['outages'])} outages, {int(n['censored'])} censored"
+    if n["split"]:  # a split run's own path survives by construction: count what it measured
+        counts += (
+            f", {int(n['split'])} split runs with {n['expected_outages']:.3g} expected outages"
+        )
+    errors = int(n["errors"])
+    print(f"{spec.name}: {int(n['runs'])} runs in {shown(args.out)} ({counts}, {errors} errors)")
     if errors:
         print(f"rerun with --retry-errors to simulate the {errors} failed runs again")
     return 0
@@ -253,8 +260,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from vnetsim.analysis.report import analyze_dir, format_summary
     from vnetsim.sweep import load_sweep
 
+    r = args.target_ratio
+    if not (math.isfinite(r) and 0 < r < 1):
+        raise ConfigError(f"--target-ratio: must be a number in (0, 1), got {r}")
     sweep = load_sweep(args.dir)
-    tables = analyze_dir(sweep)
+    tables = analyze_dir(sweep, median_rule=args.median_rule, target_ratio=r)
     print(format_summary(tables, sweep.axes, sweep.horizon_s or 900.0))
     print(f"\ntables written to {sweep.path / 'analysis'} (CSV and Parquet)")
     _warn_if_incomplete(sweep)
@@ -377,8 +387,8 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="the incident: old driver vs fixed driver, same seed")
-    demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--horizon", type=float, default=900.0)
+    demo.add_argument("--seed", type=int, default=1, help="root seed of both runs")
+    demo.add_argument("--horizon", type=float, default=900.0, help="censoring horizon in seconds")
     demo.add_argument(
         "--no-progress", action="store_true", help="no progress bar (none when piped anyway)"
     )
@@ -446,6 +456,20 @@ def _parser() -> argparse.ArgumentParser:
 
     analyze = sub.add_parser("analyze", help="survival tables of a sweep directory")
     analyze.add_argument("dir", type=Path)
+    analyze.add_argument(
+        "--median-rule",
+        choices=("first", "midpoint"),
+        default="first",
+        help="the median where the Kaplan–Meier curve is exactly 0.5: the first such time "
+        "(lifelines, scipy) or the middle of the flat (R survival)",
+    )
+    analyze.add_argument(
+        "--target-ratio",
+        type=float,
+        default=0.01,
+        metavar="R",
+        help="certification target: the design's hazard below R times the reference's, 0 < R < 1",
+    )
     analyze.set_defaults(func=cmd_analyze)
 
     figs = sub.add_parser("figures", help="publication figures of a sweep directory")

@@ -437,6 +437,32 @@ def shown(text: object) -> str:
     return s if len((s + "x").splitlines()) == 1 and is_utf8(s) else repr(s)
 
 
+def shell_word(text: object) -> str:
+    """A user-given name as one word of a command a message tells the user to type: quoted
+    for a POSIX shell (``shlex.quote``), or, when it holds a line break or a byte that is not
+    UTF-8, as bash's ``$'...'`` with escapes, so the command stays on the message's one line
+    and still names the same file."""
+    import shlex
+
+    s = str(text)
+    if s == shown(s):
+        return shlex.quote(s)
+    out = []
+    for ch in s:
+        code = ord(ch)
+        if ch in "\\'":
+            out.append("\\" + ch)
+        elif 0xDC80 <= code <= 0xDCFF:  # an undecodable byte (surrogateescape): that byte
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x20 or code == 0x7F or len((ch + "x").splitlines()) != 1:
+            out.append(f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}")
+        elif 0xD800 <= code <= 0xDFFF:  # any other lone surrogate: no byte to give back
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "$'" + "".join(out) + "'"
+
+
 def read_toml(path: str | Path) -> tuple[dict[str, Any], str]:
     """A scenario or sweep file's table and text; ``ConfigError`` (one line) for a file that
     cannot be read, is over ``MAX_INPUT_BYTES``, is not UTF-8, is not TOML, nests deeper

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from vnetsim.config import ConfigError, ScenarioConfig, deep_merge, read_toml, suggest
+from vnetsim.config import ConfigError, ScenarioConfig, deep_merge, read_toml, shown, suggest
 from vnetsim.drivers import ALIASES, DESIGNS, resolve_design
 from vnetsim.scenario.presets import preset
 
@@ -37,13 +37,14 @@ def load_scenario(path: str | Path) -> ScenarioConfig:
     """A scenario file; a ``base = "preset"`` key starts from a named preset."""
     path = Path(path)
     data, _ = read_toml(path)
+    where = shown(path)  # one line in every message, whatever the path holds
     base = data.pop("base", None)
     if base is None:
-        return scenario_from_dict(data, source=str(path))
+        return scenario_from_dict(data, source=where)
     if not isinstance(base, str):
-        raise ConfigError(f"{path}: base must be the name of a preset, got {base!r}")
+        raise ConfigError(f"{where}: base must be the name of a preset, got {base!r}")
     try:
         merged = deep_merge(preset(base).to_dict(), data)
     except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
-    return scenario_from_dict(merged, source=str(path))
+        raise ConfigError(f"{where}: {err}") from None
+    return scenario_from_dict(merged, source=where)

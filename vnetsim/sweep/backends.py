@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from vnetsim.config import ConfigError
+from vnetsim.config import ConfigError, shown
 from vnetsim.sweep.store import Row
 
 TaskFn = Callable[..., Row]
@@ -87,6 +87,11 @@ def _child_main(
     # Ctrl-C reaches the whole process group; the parent alone answers it (and kills the
     # runs), so a run neither prints a traceback nor leaves a half row.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The parent's SIGTERM handler (which stops the sweep) is not the run's: a run told to
+    # terminate just ends, as it would without vnetsim.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # ...and it must reach the run: the parent holds it back while it forks
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     if cpu_limit is not None:
         import resource
 
@@ -182,6 +187,8 @@ class LocalBackend:
         self.in_flight = workers  # a submitted run is a started process: --workers N is N
         self.run_timeout = run_timeout
         self.running: set[ChildRun] = set()
+        # the sweep was asked to stop: ``wait_any`` returns (within a second) with nothing
+        self.interrupted: Callable[[], bool] = lambda: False
 
     def submit(self, fn: TaskFn, *args: Any) -> ChildRun:
         child = ChildRun(self.ctx, fn, args, self.run_timeout)
@@ -197,6 +204,8 @@ class LocalBackend:
             if done:
                 self.running -= done
                 return done
+            if self.interrupted():
+                return set()
             waits = [f.recv for f in futures] + [f.proc.sentinel for f in futures]
             nearest = min(f.deadline for f in futures) - now
             mp_wait(waits, timeout=min(max(nearest, 0.0), 1.0))
@@ -216,12 +225,16 @@ class DaskBackend:
         from distributed import Client
 
         address = _scheduler_address(scheduler_file) if scheduler_file else str(scheduler)
-        where = f"--scheduler-file {scheduler_file}" if scheduler_file else f"--scheduler {address}"
+        where = (
+            f"--scheduler-file {shown(scheduler_file)}"
+            if scheduler_file
+            else f"--scheduler {shown(address)}"
+        )
         try:
             self.client = Client(address, timeout=CONNECT_TIMEOUT_S)
         except (ValueError, TypeError) as err:
             raise ConfigError(
-                f"{where}: not a scheduler address ({err}); allowed: e.g. tcp://HOST:8786"
+                f"{where}: not a scheduler address ({shown(err)}); allowed: e.g. tcp://HOST:8786"
             ) from None
         except (OSError, TimeoutError) as err:
             raise ConfigError(
@@ -291,15 +304,15 @@ def _scheduler_address(path: str) -> str:
         address = info["address"]
     except FileNotFoundError:
         raise ConfigError(
-            f"--scheduler-file {path}: no such file (allowed: the file a running "
+            f"--scheduler-file {shown(path)}: no such file (allowed: the file a running "
             "`dask scheduler --scheduler-file` wrote)"
         ) from None
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
         raise ConfigError(
-            f"--scheduler-file {path}: not a Dask scheduler file ({type(err).__name__})"
+            f"--scheduler-file {shown(path)}: not a Dask scheduler file ({type(err).__name__})"
         ) from None
     if not isinstance(address, str):
-        raise ConfigError(f"--scheduler-file {path}: its address is not a string")
+        raise ConfigError(f"--scheduler-file {shown(path)}: its address is not a string")
     return address
 
 

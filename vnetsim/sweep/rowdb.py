@@ -9,7 +9,10 @@ writes (the sweep, under the directory lock); readers open the file read-only.
 Tables: ``runs(run_id PRIMARY KEY, failed, config, row)`` with the whole row as JSON (the
 ``config_json`` column moved to ``configs(hash PRIMARY KEY, json)``: a point's resolved
 scenario is the same for all its replicates, stored once), and ``meta(key, value)`` for the
-schema version.  The index ``runs_state`` covers ``(run_id, failed)``: what a resume reads.
+schema version, the database's random ``db_id`` and ``writes``, how many rows were ever put
+(in the transaction that puts them): together, :meth:`RowDB.mark`, which changes whenever a
+row is stored, so the Parquet export is rewritten only when it is behind.  The index
+``runs_state`` covers ``(run_id, failed)``: what a resume reads.
 Rows keep NaN as ``NaN`` (Python's JSON), exact for every float; SQLite reads that in
 ``json_extract`` from version 3.42 on, earlier versions call such a row malformed.
 """
@@ -21,9 +24,12 @@ import hashlib
 import json
 import math
 import sqlite3
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from vnetsim.config import shown
 
 SCHEMA = 1
 FILE_NAME = "runs.sqlite"
@@ -89,6 +95,10 @@ class RowDB:
                     self.conn.execute(
                         "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA),)
                     )
+                    # a database of an earlier vnetsim gets its id at its next writer
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO meta VALUES ('db_id', ?)", (uuid.uuid4().hex,)
+                    )
             else:
                 self.conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
             tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
@@ -102,12 +112,12 @@ class RowDB:
                 self.conn.close()
             if isinstance(err, sqlite3.OperationalError) and _is_storage(err):
                 raise
-            raise RowDBError(f"{path}: not a readable run database ({err})") from None
+            raise RowDBError(f"{shown(path)}: not a readable run database ({err})") from None
         if found is None and not writable and "runs" not in tables:
             self.empty = True  # created, then the disk filled before its schema committed
         elif found is None or found[0] != str(SCHEMA):
             self.conn.close()
-            raise RowDBError(f"{path}: run database of schema {found}, expected {SCHEMA}")
+            raise RowDBError(f"{shown(path)}: run database of schema {found}, expected {SCHEMA}")
 
     def close(self) -> None:
         """Close; a writer first folds the WAL back into the file (a reader on read-only
@@ -131,7 +141,31 @@ class RowDB:
                 "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)",
                 [(i, int(f), h, t) for i, f, h, _, t in encoded],
             )
+            self.conn.execute(
+                "INSERT INTO meta VALUES ('writes', ?) ON CONFLICT(key) DO UPDATE SET "
+                "value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)",
+                (str(len(encoded)),),
+            )
         return len(encoded)
+
+    def mark(self) -> str | None:
+        """``db_id:writes``: differs after any row is stored (or replaced) and between two
+        databases; None for a database no writer of this version opened yet."""
+        if self.empty:
+            return None
+        found = dict(
+            self.conn.execute("SELECT key, value FROM meta WHERE key IN ('db_id', 'writes')")
+        )
+        if "db_id" not in found:
+            return None
+        return f"{found['db_id']}:{found.get('writes', '0')}"
+
+    def recent_rows(self, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` of the rows stored last that are not errors (no ``config_json``)."""
+        if self.empty:
+            return []
+        query = "SELECT row FROM runs WHERE failed = 0 ORDER BY rowid DESC LIMIT ?"
+        return [json.loads(text) for (text,) in self.conn.execute(query, (limit,))]
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -8,23 +8,29 @@ with every finished run safe on disk.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
+import signal
+import threading
 import traceback
 import warnings
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from vnetsim.config import ConfigError, ScenarioConfig
+from vnetsim.config import ConfigError, ScenarioConfig, shown
 from vnetsim.scenario.split import conditional_survival
 from vnetsim.sweep.backends import BackendLost, NoProcess, open_backend
 from vnetsim.sweep.spec import SweepSpec, Task, point_key_of
 from vnetsim.sweep.store import Row, StorageError, SweepStore, now
+
+if TYPE_CHECKING:  # loaded when a table is read, not for every command
+    import pandas as pd
 
 TaskArgs = tuple[dict[str, Any], int, tuple[int, ...], dict[str, Any]]
 """What ``run_task`` takes: the point's scenario as a dict, root seed, spawn key, row meta."""
@@ -33,6 +39,115 @@ TaskArgs = tuple[dict[str, Any], int, tuple[int, ...], dict[str, Any]]
 class SweepWarning(UserWarning):
     """Something a sweep worked around and the user should know (the CLI prints it in one
     line)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The sweep's process got SIGTERM: answered like Ctrl-C (the runs in progress are
+    killed, every finished row is kept, the same command continues)."""
+
+
+class _StopFlag:
+    """Whether SIGTERM arrived during the sweep (``run_sweep`` raises ``Terminated`` at its
+    next check even if the handler's own raise was swallowed, as Python does for an
+    exception raised inside a finaliser or an at-fork hook)."""
+
+    def __init__(self, active: bool) -> None:
+        self.active = active  # a handler is installed (the main thread)
+        self.requested = False
+
+    def __bool__(self) -> bool:
+        return self.requested
+
+    def check(self) -> None:
+        if self.requested:
+            raise Terminated("SIGTERM")
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """SIGTERM and SIGINT wait (blocked, not lost) while a run's process is forked: an
+        exception raised in the fork's hooks would be swallowed and the child would start
+        with the parent's handler."""
+        if not self.active:
+            yield
+            return
+        held = {signal.SIGTERM, signal.SIGINT}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a held one is delivered now
+
+
+@contextlib.contextmanager
+def _sigterm_stops_the_sweep() -> Iterator[_StopFlag]:
+    """While a sweep runs, SIGTERM raises ``Terminated`` in it and sets the flag this
+    yields (main thread only: elsewhere Python takes no handler); the previous handler is
+    restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield _StopFlag(active=False)
+        return
+    flag = _StopFlag(active=True)
+
+    def stop(signum: int, _frame: object) -> None:
+        flag.requested = True
+        raise Terminated(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Pending:
+    """The runs still to submit, in order: those given up front (``source``, drawn lazily,
+    so a sweep of 10^7 runs holds a handful of tasks, not gigabytes, before its first run)
+    followed by those appended (the waves of an early-stop rule)."""
+
+    def __init__(self, source: Iterator[Task] | None = None) -> None:
+        self._source = source
+        self._queue: deque[Task] = deque()
+
+    def _fill(self) -> bool:
+        if not self._queue and self._source is not None:
+            task = next(self._source, None)
+            if task is None:
+                self._source = None
+            else:
+                self._queue.append(task)
+        return bool(self._queue)
+
+    def __bool__(self) -> bool:
+        return self._fill()
+
+    def peek(self) -> Task:
+        self._fill()
+        return self._queue[0]
+
+    def pop(self) -> Task:
+        self._fill()
+        return self._queue.popleft()
+
+    def append(self, task: Task) -> None:
+        self._queue.append(task)
+
+
+def _stored_of(spec: SweepSpec, run_ids: set[str]) -> int:
+    """How many of ``run_ids`` are runs of ``spec`` (its points, replicates below its count),
+    counted over the ids, not over the spec's runs."""
+    keys = {spec.point_key(p) for p in spec.points()}
+    width = len(next(iter(keys)))  # every point key has the same length
+    n = 0
+    for rid in run_ids:
+        # ``{point_key}-r{replicate:05d}``: sliced, not split (10^5 ids in a resume)
+        rep = rid[width + 2 :]
+        n += (
+            rid[:width] in keys
+            and rid[width : width + 2] == "-r"
+            and rep.isdigit()
+            and (int(rep) < spec.replicates)
+        )
+    return n
 
 
 # -- one run (runs in a worker process: a top-level function) ---------------------------
@@ -277,6 +392,7 @@ class Progress:
 
 
 def _bar(prog: Progress, enabled: bool) -> Any:
+    """A bar on stderr when ``enabled`` (the CLI enables it only when stderr is a terminal)."""
     if not enabled:
         return None
     from tqdm import tqdm
@@ -301,8 +417,12 @@ def run_sweep(
     replace: bool = False,
     retry_errors: bool = False,
     on_row: Callable[[Row], None] | None = None,
-) -> pd.DataFrame:
-    """Run what is missing of ``spec`` into ``out`` and return the consolidated table.
+    table: bool = True,
+) -> pd.DataFrame | None:
+    """Run what is missing of ``spec`` into ``out`` and return the consolidated table
+    (None with ``table=False``: a caller that wants the rows stored, not read back, such as
+    the CLI, which prints ``SweepStore.counts``; a rerun that stored nothing then reads
+    nothing).
 
     With ``min_events``, ``target_ci_width`` or ``target_halfwidth`` set, replicates are added
     per point in waves of ``wave`` and a point stops once its completed replicates meet the
@@ -314,6 +434,12 @@ def run_sweep(
     on. On Dask, a lost worker's runs are redone elsewhere by the scheduler. Error rows count
     as done unless ``retry_errors``: then those runs are simulated again and their new rows
     replace the old ones (not with the early-stopping rules, whose waves already used them).
+
+    Runs go in replicate order (every point's replicate 0, then every point's replicate 1,
+    ...), drawn one at a time, so a partial sweep is balanced across points and designs.
+    SIGTERM stops the sweep like Ctrl-C: ``Terminated`` (a ``KeyboardInterrupt``) is raised
+    after the runs in progress are killed. The export ``runs.parquet`` is rewritten only
+    when rows were stored since it was last written (the manifest's ``export`` record).
     """
     early = any(x is not None for x in (min_events, target_ci_width, target_halfwidth))
     check_wave(wave)
@@ -324,17 +450,19 @@ def run_sweep(
         )
     store = SweepStore(out)
     store.check_target(replace=replace)
-    with store.locked():
+    with store.locked(), _sigterm_stops_the_sweep() as stop:
         backend_name = "dask" if (scheduler or scheduler_file) else "local"
         manifest = store.open_session(spec, backend_name, replace=replace)
         store.write_manifest(manifest)
         store.adopt_legacy_files()
-        done = store.done_ids()
+        recorded = manifest.get("export")
+        # the export's record: while it holds, the export alone lists every stored run
+        done = store.done_ids(recorded if isinstance(recorded, dict) else None)
         if retry_errors:
             done -= store.error_ids()
-        existing = store.load() if early and done else pd.DataFrame()
+        existing = store.load() if early and done else None
         by_point: dict[str, list[Row]] = {}
-        if not existing.empty:
+        if existing is not None and not existing.empty:
             for row in existing.to_dict("records"):
                 by_point.setdefault(point_key_of(str(row["run_id"])), []).append(row)
 
@@ -344,8 +472,10 @@ def run_sweep(
             scheduler=scheduler,
             scheduler_file=scheduler_file,
         )
-        pending: list[Task] = [] if early else [t for t in spec.tasks() if t.run_id not in done]
-        prog = Progress(total=len(pending) if not early else spec.replicates * len(spec.points()))
+        total = spec.replicates * len(spec.points())
+        pending = _Pending(None if early else spec.tasks(skip=done))
+        # the total is only shown on the bar: without one, no pass over the stored ids
+        prog = Progress(total=total if early or not progress else total - _stored_of(spec, done))
         prog.done = 0 if not early else len(done)
         bar = _bar(prog, progress)
 
@@ -394,12 +524,16 @@ def run_sweep(
         futures: dict[Any, tuple[Task, TaskArgs]] = {}
         interrupted = False
         try:
+            if hasattr(backend, "interrupted"):  # the local backend's wait checks it too
+                backend.interrupted = stop.__bool__
             while pending or futures:
-                while pending and len(futures) < backend.in_flight:
-                    task = pending[0]
+                stop.check()
+                while len(futures) < backend.in_flight and pending:
+                    task = pending.peek()
                     args = task_args(spec, task)
                     try:
-                        fut = backend.submit(run_task, *args)
+                        with stop.held():
+                            fut = backend.submit(run_task, *args)
                     except NoProcess as err:
                         if not futures:  # not even one run can start: nothing to wait for
                             raise StorageError(
@@ -417,7 +551,7 @@ def run_sweep(
                             )
                         backend.in_flight = len(futures)
                         break
-                    pending.pop(0)
+                    pending.pop()
                     futures[fut] = (task, args)
                 for fut in backend.wait_any(set(futures)):
                     task, args = futures.pop(fut)
@@ -452,7 +586,7 @@ def run_sweep(
             interrupted = True
             raise StorageError(
                 f"{err}; the {len(store.states())} runs finished so far are safe in "
-                f"{store.out}; start the cluster again and rerun the same command to go on"
+                f"{shown(store.out)}; start the cluster again and rerun the same command to go on"
             ) from None
         finally:
             backend.close(wait=not interrupted)
@@ -481,4 +615,9 @@ def run_sweep(
             }
             manifest["early_stop"] = {"rule": rule, "stopped": stopped}
         store.write_manifest(manifest)
-        return store.consolidate()
+        recorded = manifest.get("export")
+        df, record = store.export(recorded if isinstance(recorded, dict) else None, table=table)
+        if record != recorded:  # the export was rewritten: say which rows it holds
+            manifest["export"] = record
+            store.write_manifest(manifest)
+        return df

@@ -32,14 +32,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from itertools import product
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vnetsim.config import ConfigError, ScenarioConfig, read_toml, suggest
+from vnetsim.config import ConfigError, ScenarioConfig, read_toml, shown, suggest
 from vnetsim.drivers.registry import resolve_design
 from vnetsim.scenario import check, load_scenario, preset
 
@@ -70,7 +70,9 @@ def _flat(table: dict[str, Any], source: str, prefix: str = "") -> dict[str, Any
         parts = _flat(value, source, f"{name}.") if nested else {name: value}
         for path, v in parts.items():
             if path in out:
-                raise ConfigError(f"{source}: {path} is given twice (two TOML spellings)")
+                raise ConfigError(
+                    f"{source}: {shown(path)} is given twice (two TOML spellings){SEE_DOC}"
+                )
             out[path] = v
     return out
 
@@ -79,6 +81,8 @@ def _int_in(value: object, lo: int, hi: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
 
 
+# Every sweep-file error ends by pointing at the format's description.
+SEE_DOC = " (every key: docs/sweep-files.md)"
 TOP_KEYS: tuple[str, ...] = ("name", "base", "replicates", "root_seed", "horizon_s", "set", "axes")
 SCHEMA_VERSION = 1
 # Set by the top-level keys of a sweep file only (a [set] or an axis naming them is refused).
@@ -124,7 +128,11 @@ class SweepSpec:
     def from_toml(cls, path: str | Path) -> SweepSpec:
         path = Path(path)
         data, text = read_toml(path)
-        return cls.from_dict(data, source=str(path), text=text, root=path.parent)
+        # messages show the path on one line (quoted if it holds a line break); the name
+        # a sweep without ``name`` gets is the file's stem as it is
+        return cls.from_dict(
+            data, source=shown(path), text=text, root=path.parent, default_name=path.stem
+        )
 
     @classmethod
     def from_dict(
@@ -134,34 +142,40 @@ class SweepSpec:
         source: str = "sweep",
         text: str = "",
         root: Path | None = None,
+        default_name: str | None = None,
     ) -> SweepSpec:
+        """The spec of a sweep file's table ``data``; ``ConfigError`` naming ``source`` and
+        the key. ``name`` defaults to ``default_name``, else to the stem of ``source``."""
         for key in data:
             if key not in TOP_KEYS:
                 raise ConfigError(
-                    f"{source}: unknown key {key!r}{suggest(key, list(TOP_KEYS))} "
-                    "(every key: docs/sweep-files.md)"
+                    f"{source}: unknown key {key!r}{suggest(key, list(TOP_KEYS))}{SEE_DOC}"
                 )
         if not text:  # built in Python: record the dict (JSON: never valid TOML, so unambiguous)
             text = json.dumps(data, sort_keys=True, default=str)
-        name = data.get("name", Path(source).stem)
+        name = data.get("name", Path(source).stem if default_name is None else default_name)
         base_name = data.get("base", "nanos-2099")
         if not isinstance(base_name, str):
-            raise ConfigError(f"{source}: base must be a preset name or a scenario file")
+            raise ConfigError(
+                f"{source}: base must be a preset name or a scenario file, got {base_name!r}"
+                f"{SEE_DOC}"
+            )
         base_file = (root or Path(".")) / base_name
         try:
             base = load_scenario(base_file) if base_name.endswith(".toml") else preset(base_name)
         except ConfigError as err:
-            raise ConfigError(f"{source}: base: {err}") from None
+            raise ConfigError(f"{source}: base: {err}{SEE_DOC}") from None
         replicates = data.get("replicates", 1)
         if not _int_in(replicates, 1, MAX_REPLICATES):
             raise ConfigError(
                 f"{source}: replicates must be an integer in [1, {MAX_REPLICATES}], "
-                f"got {replicates!r}"
+                f"got {replicates!r}{SEE_DOC}"
             )
         root_seed = data.get("root_seed", 0)
         if not _int_in(root_seed, 0, MAX_ROOT_SEED):
             raise ConfigError(
-                f"{source}: root_seed must be an integer in [0, 2**63 - 1], got {root_seed!r}"
+                f"{source}: root_seed must be an integer in [0, 2**63 - 1], got "
+                f"{root_seed!r}{SEE_DOC}"
             )
         horizon = data.get("horizon_s", base.run.horizon_s)
         if (
@@ -170,16 +184,18 @@ class SweepSpec:
             or not 0 < horizon <= 1e7
             or horizon != horizon
         ):
-            raise ConfigError(f"{source}: horizon_s must be a number in (0, 1e7], got {horizon!r}")
+            raise ConfigError(
+                f"{source}: horizon_s must be a number in (0, 1e7], got {horizon!r}{SEE_DOC}"
+            )
         if not isinstance(name, str) or not name or '"' in name or "\\" in name:
             raise ConfigError(
                 f"{source}: name must be a non-empty string without quotes or "
-                f"backslashes, got {name!r}"
+                f"backslashes, got {name!r}{SEE_DOC}"
             )
         fixed = data.get("set", {})
         axes = data.get("axes", {})
         if not isinstance(fixed, dict) or not isinstance(axes, dict):
-            raise ConfigError(f"{source}: [set] and [axes] must be tables")
+            raise ConfigError(f"{source}: [set] and [axes] must be tables{SEE_DOC}")
         # Ordinary TOML nesting ([set.host], or host.mrg_rxbuf = false unquoted) and the
         # quoted "host.mrg_rxbuf" form name the same field.
         fixed, axes = _flat(fixed, source), _flat(axes, source)
@@ -189,16 +205,24 @@ class SweepSpec:
             if path in _RESERVED:
                 raise ConfigError(
                     f"{source}: {key} cannot be set or swept here; use the "
-                    f"top-level key {_RESERVED[path]!r}"
+                    f"top-level key {_RESERVED[path]!r}{SEE_DOC}"
                 )
             if path in seen:
-                raise ConfigError(f"{source}: {key} and {seen[path]} name the same field {path}")
+                raise ConfigError(
+                    f"{source}: {shown(key)} and {shown(seen[path])} name the same field "
+                    f"{shown(path)}{SEE_DOC}"
+                )
             seen[path] = key
         for axis, values in axes.items():
             if not isinstance(values, list) or not values:
-                raise ConfigError(f"{source}: axes.{axis} must be a non-empty list, got {values!r}")
+                raise ConfigError(
+                    f"{source}: axes.{shown(axis)} must be a non-empty list, got {values!r}"
+                    f"{SEE_DOC}"
+                )
             if len(set(map(repr, values))) != len(values):
-                raise ConfigError(f"{source}: axes.{axis} has repeated values {values!r}")
+                raise ConfigError(
+                    f"{source}: axes.{shown(axis)} has repeated values {values!r}{SEE_DOC}"
+                )
         spec = cls(
             name=str(name),
             base=base,
@@ -223,6 +247,7 @@ class SweepSpec:
                 raise ConfigError(
                     f"{source}: points {resolved[key]} and {point} are the same scenario "
                     "(axis values that differ only by type or design alias); list each once"
+                    f"{SEE_DOC}"
                 )
             resolved[key] = point
         return spec
@@ -279,12 +304,20 @@ class SweepSpec:
         }
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
 
-    def tasks(self, replicates: range | None = None) -> Iterator[Task]:
+    def tasks(
+        self, replicates: range | None = None, *, skip: Container[str] = ()
+    ) -> Iterator[Task]:
+        """Every (point, replicate) whose run id is not in ``skip``, in replicate order:
+        every point's replicate 0, then every point's replicate 1, ... (a sweep stopped
+        part-way is balanced across points and designs). A generator: nothing is built
+        for the runs not yet reached."""
         reps = replicates if replicates is not None else range(self.replicates)
         keyed = [(self.point_key(p), p) for p in self.points()]  # one hash per point
         for rep in reps:
             for key, point in keyed:
-                yield Task(f"{key}-r{rep:05d}", point, rep)
+                run_id = f"{key}-r{rep:05d}"
+                if run_id not in skip:
+                    yield Task(run_id, point, rep)
 
     @property
     def axis_names(self) -> list[str]:

@@ -12,12 +12,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from vnetsim.config import ConfigError
+from vnetsim.config import ConfigError, shown
 from vnetsim.sweep.spec import SweepSpec
 from vnetsim.sweep.store import LoadedSweep, SweepStore
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "PointStatus",
@@ -59,11 +61,15 @@ def spec_of(sweep: LoadedSweep) -> SweepSpec:
 def spec_from_manifest(manifest: dict[str, object], path: Path) -> SweepSpec:
     """The spec of the sweep whose manifest (in directory ``path``) is ``manifest``."""
     text = manifest.get("sweep_file")
+    where = shown(Path(path) / "manifest.json")
     if not isinstance(text, str):
-        raise ConfigError(f"{path}/manifest.json: no sweep_file recorded")
+        raise ConfigError(f"{where}: no sweep_file recorded")
     # a spec built in Python (SweepSpec.from_dict) records its dict as JSON
     data = json.loads(text) if text.lstrip().startswith("{") else tomllib.loads(text)
-    return SweepSpec.from_dict(data, source=f"{path}/manifest.json", text=text, root=path)
+    # a sweep file without ``name`` took its file's stem: the manifest recorded it
+    name = manifest.get("name")
+    default = name if isinstance(name, str) else None
+    return SweepSpec.from_dict(data, source=where, text=text, root=path, default_name=default)
 
 
 def states_of(runs: pd.DataFrame) -> dict[str, bool]:
@@ -116,4 +122,8 @@ def stored_states(out: str | Path) -> dict[str, bool]:
 def stored_runs(out: str | Path) -> pd.DataFrame:
     """What ``out`` holds so far (empty when nothing was run there)."""
     store = SweepStore(out)
-    return store.load() if store.read_manifest() is not None else pd.DataFrame()
+    if store.read_manifest() is not None:
+        return store.load()
+    import pandas as pd
+
+    return pd.DataFrame()

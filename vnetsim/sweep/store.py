@@ -4,8 +4,9 @@ The manifest holds the sweep file and its hash, versions, git commit, host, and 
 end of every session. Each finished run is one committed row of the SQLite database
 ``DIR/runs.sqlite`` (:mod:`.rowdb`), so a kill at any point loses at most the runs in
 progress and never leaves a partial row. ``DIR/runs.parquet`` is the export that ``analyze``
-and users read (rewritten at the end of every session; ``load`` reads it with the database,
-which lets a committed result directory holding only the export be resumed or extended).
+and users read (rewritten at the end of a session that stored rows, or whenever it is not the
+one the manifest's ``export`` record describes; ``load`` reads it with the database, which
+lets a committed result directory holding only the export be resumed or extended).
 Directories written before the database (one Parquet file per run under ``DIR/runs/``) are
 read as they are and moved into the database by the next sweep session.
 
@@ -18,7 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -26,17 +29,18 @@ import socket
 import sqlite3
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import pandas as pd
-
-from vnetsim.config import ConfigError, is_utf8, shown
+from vnetsim.config import ConfigError, is_utf8, shell_word, shown
 from vnetsim.records import RESULT_FIELDS
 from vnetsim.sweep import rowdb
 from vnetsim.sweep.spec import SweepSpec
 from vnetsim.version import source_commit
+
+if TYPE_CHECKING:  # pandas loads when a table is read: `vnetsim status` and `run` need none
+    import pandas as pd
 
 Row: TypeAlias = dict[str, Any]
 """One run's row: meta, axis values, seed, error, result fields."""
@@ -71,7 +75,18 @@ class StorageError(RuntimeError):
 
 def _failed(errors: pd.Series) -> pd.Series:
     """Whether each ``error`` value names an error (empty, NaN and None do not)."""
-    return errors.fillna("").astype(str).str.strip() != ""
+    import pandas as pd
+
+    text = errors.fillna("").astype(str)
+    failed = (text != "").to_numpy(copy=True)
+    if failed.any():  # only the few non-empty values need stripping (blank is no error)
+        failed[failed] = (text[failed].str.strip() != "").to_numpy()
+    return pd.Series(failed, index=errors.index)
+
+
+def _number(value: Any) -> float:
+    """A stored number, 0 for a missing one (None or NaN)."""
+    return 0.0 if _is_missing(value) else float(value)
 
 
 def _is_missing(value: Any) -> bool:
@@ -103,13 +118,14 @@ class SweepStore:
         except rowdb.RowDBError as err:
             raise self._damaged_db(err) from None
         except sqlite3.OperationalError as err:
-            raise ConfigError(f"{self.db_path}: cannot be read ({err})") from None
+            raise ConfigError(f"{shown(self.db_path)}: cannot be read ({err})") from None
 
     def _damaged_db(self, err: Exception) -> ConfigError:
         p = self.db_path
         return ConfigError(
-            f"{err}; move it aside (mv {p} {p}.damaged): the rows of earlier sessions are "
-            f"kept in {self.out / 'runs.parquet'} and the next `vnetsim sweep` redoes the rest"
+            f"{err}; move it aside (mv {shell_word(p)} {shell_word(f'{p}.damaged')}): the rows "
+            f"of earlier sessions are kept in {shown(self.out / 'runs.parquet')} and the next "
+            "`vnetsim sweep` redoes the rest"
         )
 
     @contextlib.contextmanager
@@ -121,18 +137,19 @@ class SweepStore:
             if db is not None and db is not self._writer:
                 db.close()
 
-    def states(self) -> dict[str, bool]:
+    def states(self, recorded: Mapping[str, Any] | None = None) -> dict[str, bool]:
         """``run_id`` → whether its stored row is an error, for every stored run.
 
         One query of the database plus the ``run_id``/``error`` columns of the export (and
         any per-run files of an older directory): what a resume and ``status`` need, without
-        reading the rows.
+        reading the rows. ``recorded``: the manifest's ``export`` record; while the export
+        is the one it describes (:meth:`export_is_current`), the export holds every stored
+        run and its two columns are all that is read.
         """
-        out: dict[str, bool] = {}
         p = self.out / "runs.parquet"
-        if p.exists():
-            old = self._read_export(columns=["run_id", "error"])
-            out.update(zip(old["run_id"].astype(str), _failed(old["error"]), strict=True))
+        if recorded is not None and self.export_is_current(recorded):
+            return self._export_states()
+        out: dict[str, bool] = self._export_states() if p.exists() else {}
         for path, one in self._legacy_files(columns=["run_id", "error"]):
             out[path.stem] = bool(_failed(one["error"]).iloc[0])
         with self._reading() as db:
@@ -140,8 +157,30 @@ class SweepStore:
                 out.update(db.states())  # the database is newest: it wins
         return out
 
-    def done_ids(self) -> set[str]:
-        return set(self.states())
+    def _export_states(self) -> dict[str, bool]:
+        """The export's ``run_id`` → error flag (read with pyarrow's ``ParquetFile``, which,
+        unlike ``read_table``, needs no pandas: ``vnetsim status`` never loads it)."""
+        table = self._export_columns(["run_id", "error"])
+        ids = [str(i) for i in table.column("run_id").to_pylist()]
+        errors = table.column("error").to_pylist()
+        out = dict.fromkeys(ids, False)
+        for k in [k for k, e in enumerate(errors) if e]:  # the few non-empty ones (or NaN)
+            e = errors[k]
+            out[ids[k]] = isinstance(e, str) and e.strip() != ""
+        return out
+
+    def _export_columns(self, columns: list[str]) -> Any:
+        """``columns`` of the export as a pyarrow table (``ConfigError`` if it is damaged)."""
+        import pyarrow.parquet as pq
+
+        try:
+            with pq.ParquetFile(self.out / "runs.parquet") as f:
+                return f.read(columns=columns)
+        except Exception as err:  # pyarrow raises several kinds for a damaged file
+            raise self._damaged_export(err) from None
+
+    def done_ids(self, recorded: Mapping[str, Any] | None = None) -> set[str]:
+        return set(self.states(recorded))
 
     def error_ids(self) -> set[str]:
         """The runs whose stored row is an error (what ``--retry-errors`` runs again)."""
@@ -155,6 +194,8 @@ class SweepStore:
         adopts the directory: reading (``status``, ``analyze``) never deletes."""
         if not self.runs_dir.exists():
             return
+        import pandas as pd
+
         for p in sorted(self.runs_dir.glob("*.parquet")):
             try:
                 one = pd.read_parquet(p, columns=columns)
@@ -166,17 +207,24 @@ class SweepStore:
                 yield p, one
 
     def _read_export(self, columns: list[str] | None = None) -> pd.DataFrame:
+        import pandas as pd
+
         p = self.out / "runs.parquet"
         if not p.exists():
             return pd.DataFrame()
         try:
             return pd.read_parquet(p, columns=columns)
         except Exception as err:  # pyarrow raises several kinds for a damaged file
-            raise ConfigError(
-                f"{p}: damaged ({type(err).__name__}); move it aside (mv {p} {p}.damaged): "
-                f"the rows in {self.db_path.name} are kept and the next `vnetsim sweep` "
-                "redoes the other runs it held"
-            ) from None
+            raise self._damaged_export(err) from None
+
+    def _damaged_export(self, err: Exception) -> ConfigError:
+        p = self.out / "runs.parquet"
+        return ConfigError(
+            f"{shown(p)}: damaged ({type(err).__name__}); move it aside "
+            f"(mv {shell_word(p)} {shell_word(f'{p}.damaged')}): the rows in "
+            f"{self.db_path.name} are kept and the next `vnetsim sweep` redoes the other "
+            "runs it held"
+        )
 
     def write_row(self, row: Row) -> None:
         """Commit one finished run's row (durable once this returns)."""
@@ -225,21 +273,25 @@ class SweepStore:
             n = len(self.states())
         why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
         return StorageError(
-            f"cannot write results to {self.out}: {why}; the {n} runs finished so far are "
-            f"safe in {self.db_path}; make room (or make it writable) and rerun the same "
-            "command to go on"
+            f"cannot write results to {shown(self.out)}: {why}; the {n} runs finished so far "
+            f"are safe in {shown(self.db_path)}; make room (or make it writable) and rerun the "
+            "same command to go on"
         )
 
     def load(self) -> pd.DataFrame:
         """Every finished run: the database's rows, then any older per-run files, then the
         export's rows that neither holds."""
+        import pandas as pd
+
         parts: list[pd.DataFrame] = []
         with self._reading() as db:
             if db is not None:
                 try:
                     rows = db.rows()
                 except sqlite3.DatabaseError as err:
-                    raise self._damaged_db(rowdb.RowDBError(f"{self.db_path}: {err}")) from None
+                    raise self._damaged_db(
+                        rowdb.RowDBError(f"{shown(self.db_path)}: {err}")
+                    ) from None
                 if rows:
                     parts.append(pd.DataFrame.from_records(rows))
         parts += [one for _, one in self._legacy_files()]
@@ -263,16 +315,166 @@ class SweepStore:
 
     def consolidate(self) -> pd.DataFrame:
         """Rewrite ``runs.parquet`` from everything finished; return that table."""
-        df = self.load()
-        if not df.empty:
-            tmp = self.out / "runs.parquet.tmp"
-            try:
-                df.to_parquet(tmp, index=False)
-                os.replace(tmp, self.out / "runs.parquet")
-            except OSError as err:
-                _discard(tmp)
-                raise self._storage_error(err) from None
+        df, _ = self.export()
+        assert df is not None  # export(table=True) always gives the table
         return df
+
+    def export(
+        self, recorded: Mapping[str, Any] | None = None, *, table: bool = True
+    ) -> tuple[pd.DataFrame | None, dict[str, Any] | None]:
+        """``runs.parquet`` brought up to date; every finished run (None unless ``table``)
+        and the record of the export now on disk (for the manifest's ``export``; None if
+        there is none).
+
+        ``recorded`` is the record of the last export (the manifest's). If it still holds,
+        i.e. no row was stored since (the database's :meth:`~.rowdb.RowDB.mark` is the one
+        recorded) and the file is the one written then (same size and modification time),
+        nothing is written and the table, if wanted, is the export's: a rerun of a finished
+        sweep does not pay for rebuilding it. Otherwise the export is rewritten from
+        everything stored (``load``)."""
+        p = self.out / "runs.parquet"
+        mark = self._rows_mark()
+        if mark is None and self.db_path.exists() and not self._has_legacy_files():
+            # a database of an earlier vnetsim: a writer gives it its id, then it has a mark
+            with contextlib.suppress(rowdb.RowDBError, sqlite3.Error, OSError):
+                rowdb.RowDB(self.db_path, writable=True).close()
+            mark = self._rows_mark()
+        if recorded is not None and self._is_current(recorded, mark):
+            return (self.load_export() if table else None), dict(recorded)
+        df = self.load()
+        if df.empty:
+            return (df if table else None), None
+        tmp = self.out / "runs.parquet.tmp"
+        try:
+            df.to_parquet(tmp, index=False)
+            os.replace(tmp, p)
+        except OSError as err:
+            _discard(tmp)
+            raise self._storage_error(err) from None
+        stat = self._export_stat()
+        record = None if mark is None or stat is None else {"rows": mark, **stat}
+        return (df if table else None), record
+
+    def load_export(self) -> pd.DataFrame:
+        """The export alone, as ``load`` shapes a table (an export is one ``load``)."""
+        df = self._read_export()
+        if df.empty:
+            return df
+        missing = {c: None for c in TAIL_COLUMNS if c not in df.columns and c != "traceback"}
+        df = df.assign(**missing) if missing else df
+        return df[canonical_columns(list(df.columns))]
+
+    def counts(self) -> dict[str, float]:
+        """What ``vnetsim sweep`` reports of the export: ``runs``, ``errors``, the
+        ``outages`` and ``censored`` plain runs, the ``split`` runs and their
+        ``expected_outages`` (Σ 1 − Ŝ). Four columns, read with pyarrow (no pandas)."""
+        import pyarrow.parquet as pq
+
+        out = dict.fromkeys(
+            ("runs", "errors", "outages", "censored", "split", "expected_outages"), 0.0
+        )
+        p = self.out / "runs.parquet"
+        if not p.exists():
+            return out
+        try:
+            with pq.ParquetFile(p) as f:
+                names = set(f.schema_arrow.names)
+        except Exception as err:  # pyarrow raises several kinds for a damaged file
+            raise self._damaged_export(err) from None
+        wanted = ("error", "estimator", "event_observed", "split_survival")
+        table = self._export_columns([c for c in wanted if c in names])
+        n = table.num_rows
+
+        def column(name: str) -> list[Any]:
+            return table.column(name).to_pylist() if name in names else [None] * n
+
+        out["runs"] = n
+        for error, estimator, observed, survival in zip(*map(column, wanted), strict=True):
+            if isinstance(error, str) and error.strip():
+                out["errors"] += 1
+            elif estimator == "split":  # a split run's own path survives: count what it measured
+                out["split"] += 1
+                out["expected_outages"] += 1.0 - _number(survival)
+            elif observed:
+                out["outages"] += 1
+            else:
+                out["censored"] += 1
+        return out
+
+    def export_is_current(self, recorded: Mapping[str, Any]) -> bool:
+        """Whether ``runs.parquet`` is the export ``recorded`` describes and no row was
+        stored since: then it holds every stored run."""
+        return self._is_current(recorded, self._rows_mark())
+
+    def _is_current(self, recorded: Mapping[str, Any], mark: str | None) -> bool:
+        if mark is None or recorded.get("rows") != mark:
+            return False
+        stat = self._export_stat()
+        return stat is not None and all(recorded.get(k) == v for k, v in stat.items())
+
+    def _export_stat(self) -> dict[str, int] | None:
+        try:
+            st = (self.out / "runs.parquet").stat()
+        except OSError:
+            return None
+        return {"bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+    def _has_legacy_files(self) -> bool:
+        return self.runs_dir.exists() and any(self.runs_dir.glob("*.parquet"))
+
+    def _rows_mark(self) -> str | None:
+        """What the stored rows are, for telling whether the export is behind: the
+        database's mark ("" when there is none, so the export is all there is); None when
+        it cannot be told (per-run files of an older directory, a database no writer of
+        this version has opened)."""
+        if self._has_legacy_files():
+            return None
+        with self._reading() as db:
+            if db is None:
+                return ""
+            try:
+                return db.mark()
+            except sqlite3.DatabaseError:
+                return None
+
+    def recent_rate(self, limit: int = 1000) -> tuple[float, float]:
+        """``(wall s, simulated s)`` summed over up to ``limit`` finished runs that are not
+        errors (the database's newest, then the export's): what a dry run's estimate of
+        the cost per simulated second takes, without reading the whole table."""
+        wall = sim = 0.0
+        n = 0
+        with self._reading() as db:
+            if db is not None:
+                try:
+                    rows = db.recent_rows(limit)
+                except sqlite3.DatabaseError as err:
+                    raise self._damaged_db(
+                        rowdb.RowDBError(f"{shown(self.db_path)}: {err}")
+                    ) from None
+                for row in rows:
+                    wall += _number(row.get("wall_time_s"))
+                    sim += _number(row.get("sim_time_s"))
+                n = len(rows)
+        p = self.out / "runs.parquet"
+        if n < limit and p.exists():
+            import pyarrow.parquet as pq
+
+            cols = ["error", "wall_time_s", "sim_time_s"]
+            try:
+                with pq.ParquetFile(p) as f:
+                    names = set(f.schema_arrow.names)
+            except Exception as err:  # pyarrow raises several kinds for a damaged file
+                raise self._damaged_export(err) from None
+            table = self._export_columns(cols) if set(cols) <= names else None
+            if table is not None:  # no result columns when every run errored
+                finished = [
+                    (w, t)
+                    for e, w, t in zip(*(table.column(c).to_pylist() for c in cols), strict=True)
+                    if not (isinstance(e, str) and e.strip())
+                ][-(limit - n) :]
+                wall += sum(_number(w) for w, _ in finished)
+                sim += sum(_number(t) for _, t in finished)
+        return wall, sim
 
     # -- manifest ---------------------------------------------------------------------
     def manifest_path(self) -> Path:
@@ -286,12 +488,14 @@ class SweepStore:
             manifest = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise ConfigError(
-                f"{p}: damaged ({type(err).__name__}), so which sweep {self.out} holds is "
-                "unknown; restore it, or start over with --replace (moves the directory "
-                "aside, nothing is deleted)"
+                f"{shown(p)}: damaged ({type(err).__name__}), so which sweep "
+                f"{shown(self.out)} holds is unknown; restore it, or start over with --replace "
+                "(moves the directory aside, nothing is deleted)"
             ) from None
         if not isinstance(manifest, dict):
-            raise ConfigError(f"{p}: damaged (not a JSON object); restore it or use --replace")
+            raise ConfigError(
+                f"{shown(p)}: damaged (not a JSON object); restore it or use --replace"
+            )
         return manifest
 
     def holds_runs(self) -> bool:
@@ -322,7 +526,7 @@ class SweepStore:
             or os.path.ismount(resolved)
         ):
             raise ConfigError(
-                f"--out {shown(out)} --replace: would move {resolved} aside (the current "
+                f"--out {shown(out)} --replace: would move {shown(resolved)} aside (the current "
                 "directory, one of its parents or a mount point); allowed: a results "
                 "directory of its own, e.g. --out build/my-sweep"
             )
@@ -364,7 +568,7 @@ class SweepStore:
         except BlockingIOError:
             os.close(fd)
             raise ConfigError(
-                f"{self.out}: another vnetsim sweep is running on this directory; wait "
+                f"{shown(self.out)}: another vnetsim sweep is running on this directory; wait "
                 "for it or use another --out"
             ) from None
         self._lock_fd = fd
@@ -384,6 +588,33 @@ class SweepStore:
             _discard(tmp)
             raise self._storage_error(err) from None
 
+    def _move_aside(self) -> Path:
+        """``--replace``: rename the directory to ``NAME.replaced-STAMP`` beside it (nothing
+        deleted); ``ConfigError`` naming the parent and what the move needs if it cannot be
+        done, with the old directory untouched."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        dest = self.out.with_name(f"{self.out.name}.replaced-{stamp}")
+        for i in itertools.count(2):  # two replaces within a second: never onto the first
+            if not os.path.lexists(dest):
+                break
+            dest = self.out.with_name(f"{self.out.name}.replaced-{stamp}-{i}")
+        try:
+            os.replace(self.out, dest)
+        except OSError as err:
+            parent = self.out.absolute().parent
+            if err.errno == errno.EXDEV:
+                needed = f"{shown(self.out)} on the same filesystem as {shown(parent)}"
+            elif err.errno == errno.EBUSY:
+                needed = f"{shown(self.out)} not in use as a mount point or by another program"
+            else:
+                needed = f"write and search permission on {shown(parent)}"
+            raise ConfigError(
+                f"--out {shown(self.out)} --replace: cannot move it aside to {shown(dest.name)} "
+                f"in {shown(parent)} ({err.strerror or type(err).__name__}); needed: {needed} "
+                "(nothing was moved or deleted; or use another --out)"
+            ) from None
+        return dest
+
     def open_session(
         self, spec: SweepSpec, backend: str, *, replace: bool = False
     ) -> dict[str, Any]:
@@ -400,7 +631,7 @@ class SweepStore:
             old = {"name": "unknown (damaged manifest)", "identity": None}
         if old is None and self.holds_runs() and not replace:
             raise ConfigError(
-                f"{self.out}: holds run rows but no manifest.json, so they are not known to "
+                f"{shown(self.out)}: holds run rows but no manifest.json, so they are not known to "
                 "be this sweep's; refusing to adopt them (use another --out, or --replace to "
                 "move them aside)"
             )
@@ -409,13 +640,12 @@ class SweepStore:
         ):
             if not replace and old is not None:
                 raise ConfigError(
-                    f"{self.out}: holds a different sweep ({old.get('name')!r}, identity "
+                    f"{shown(self.out)}: holds a different sweep ({old.get('name')!r}, identity "
                     f"{str(old.get('identity'))[:12]}); refusing to mix results (use another "
                     "--out, or --replace to move the old results aside)"
                 )
-            stamp = time.strftime("%Y%m%d-%H%M%S")
             locked = self._lock_fd is not None
-            os.replace(self.out, self.out.with_name(f"{self.out.name}.replaced-{stamp}"))
+            self._move_aside()
             if locked:  # the held lock moved aside with the old directory: lock the new one
                 self._unlock()
                 self._lock()
@@ -508,5 +738,5 @@ def load_runs(out: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     store = SweepStore(out)
     manifest = store.read_manifest()
     if manifest is None:
-        raise ConfigError(f"{out}: no manifest.json: not a sweep directory")
+        raise ConfigError(f"{shown(out)}: no manifest.json: not a sweep directory")
     return store.load(), manifest
