@@ -364,12 +364,17 @@ def test_analyze_bundle():
             parts.append(make_runs(d, e, horizon=300, design=design, smp=smp, load_rps=1000))
     runs = pd.concat(parts, ignore_index=True)
     out = survival.analyze(runs, ["design", "smp", "load_rps"])
-    assert set(out) == {"summary", "km", "censor", "logrank"}
+    assert set(out) == {"summary", "km", "censor", "recovery_km", "logrank"}
     assert list(out["summary"].columns[:3]) == ["design", "smp", "load_rps"]
     assert len(out["summary"]) == 4
     assert list(out["logrank"].columns[:2]) == ["smp", "load_rps"]
     # SMP values are compared by the trend regression (analysis.inference), not pairwise.
-    assert set(survival.analyze(runs, ["smp"], compare="design")) == {"summary", "km", "censor"}
+    assert set(survival.analyze(runs, ["smp"], compare="design")) == {
+        "summary",
+        "km",
+        "censor",
+        "recovery_km",
+    }
 
 
 def test_recovery_curves_are_kaplan_meier_of_the_blackout_with_recovery_as_the_event() -> None:
