@@ -287,6 +287,7 @@ PLAIN_TABLES = {
     "summary": "kaplan-meier",
     "km": "kaplan-meier",
     "censor": "kaplan-meier",
+    "recovery_km": "kaplan-meier",
     "logrank": "plain",
     "pooled": "plain",
     "trend": "plain",
